@@ -1,0 +1,56 @@
+"""Shared plumbing of the top-level scripts: JSON-or-flags argument parsing and one-line errors."""
+
+import json
+import logging
+import sys
+from typing import Callable, Optional, Sequence
+
+import datasets
+import transformers
+from transformers import HfArgumentParser
+
+
+class UserError(ValueError):
+    """A problem with the user's input; the scripts print it as one line and exit with status 2."""
+
+
+def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
+    """Parse dataclasses from flags; a leading `config.json` supplies defaults that later flags override."""
+    parser = HfArgumentParser(dataclass_types)
+    args = list(sys.argv[1:] if args is None else args)
+    if args and args[0].endswith(".json"):
+        try:
+            with open(args[0]) as f:
+                defaults = json.load(f)
+        except (OSError, json.JSONDecodeError) as err:
+            raise UserError(f"Cannot read config file {args[0]}: {err}") from None
+        known = {action.dest for action in parser._actions}
+        unknown = sorted(set(defaults) - known)
+        if unknown:
+            raise UserError(f"{args[0]}: unknown keys {unknown}; run with --help for the valid ones.")
+        parser.set_defaults(**defaults)
+        # A required field given in the JSON is no longer required on the command line.
+        for action in parser._actions:
+            if action.dest in defaults:
+                action.required = False
+        args = args[1:]
+    return parser.parse_args_into_dataclasses(args=args)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Timestamped INFO logging for our modules, transformers and datasets."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level)
+    transformers.utils.logging.set_verbosity(max(level, logging.WARNING))
+    datasets.utils.logging.set_verbosity(max(level, logging.WARNING))
+
+
+def run(main: Callable[[], object]) -> None:
+    """Call a script's `main()`; user errors end in one line on stderr instead of a traceback."""
+    try:
+        main()
+    except (UserError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

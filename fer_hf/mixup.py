@@ -1,0 +1,69 @@
+"""MixUp as a data collator, with soft targets and the matching soft-target cross-entropy.
+
+MixUp (Zhang et al., 2018, "mixup: Beyond Empirical Risk Minimization") trains on convex combinations
+`x = λ x_i + (1 - λ) x_j`, `y = λ y_i + (1 - λ) y_j` with `λ ~ Beta(α, α)`. As in timm, a batch is mixed
+with its own reverse, and label smoothing is folded into the one-hot targets.
+"""
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import default_collate
+
+
+def one_hot(target: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
+    """One-hot targets with `smoothing` spread evenly over all classes; each row sums to one."""
+    off_value = smoothing / num_classes
+    on_value = 1.0 - smoothing + off_value
+    return torch.full((target.size(0), num_classes), off_value).scatter_(1, target.long().view(-1, 1), on_value)
+
+
+def mixup_target(target: torch.Tensor, num_classes: int, lam: float = 1.0, smoothing: float = 0.0) -> torch.Tensor:
+    """Soft targets for a batch mixed with its reverse: `λ y + (1 - λ) y.flip(0)`."""
+    y = one_hot(target, num_classes, smoothing)
+    return lam * y + (1.0 - lam) * y.flip(0)
+
+
+def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against probability targets, averaged over the batch."""
+    return torch.sum(-target * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
+
+
+class MixupCollator:
+    """Collate `{"pixel_values", "labels"}` examples, then MixUp the batch with probability `prob`.
+
+    The returned `labels` are always soft targets of shape `(B, num_classes)`, mixed or not, so the loss
+    is the same function for every training batch. Use it for training batches only.
+
+    Args:
+        num_classes: Number of classes.
+        alpha: Beta(α, α) concentration; large α keeps λ near 0.5.
+        prob: Probability that a batch is mixed.
+        label_smoothing: Label smoothing applied to the one-hot targets.
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0):
+        if alpha <= 0:
+            raise ValueError(f"MixUp alpha must be > 0, got {alpha}.")
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"MixUp probability must be in [0, 1], got {prob}.")
+        self.num_classes = num_classes
+        self.alpha = alpha
+        self.prob = prob
+        self.label_smoothing = label_smoothing
+
+    def sample_lambda(self) -> float:
+        """λ for the next batch: Beta(α, α) with probability `prob`, else 1 (no mixing)."""
+        # The global torch RNG is seeded by Trainer (and per dataloader worker), unlike a private generator.
+        if self.prob > 0 and torch.rand(()).item() < self.prob:
+            return torch.distributions.Beta(self.alpha, self.alpha).sample().item()
+        return 1.0
+
+    def __call__(self, examples: Sequence[dict]) -> dict:
+        batch = default_collate(examples)
+        lam = self.sample_lambda()
+        if lam < 1.0:
+            batch["pixel_values"] = lam * batch["pixel_values"] + (1.0 - lam) * batch["pixel_values"].flip(0)
+        batch["labels"] = mixup_target(batch["labels"], self.num_classes, lam, self.label_smoothing)
+        return batch

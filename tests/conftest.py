@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny models saved to disk and small data sets in FER2013's real file formats."""
+
+import os
+
+# Tests never touch the network: models and data are made here and loaded by path.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+from fer_hf.labels import ID2LABEL, LABEL2ID
+from fer_hf.synthetic import write_synthetic_fer_csv
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-dev.csv.gz"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path_factory, monkeypatch):
+    """Each test session parses data into its own cache, never the user's."""
+    import datasets
+
+    cache = tmp_path_factory.getbasetemp() / "hf_datasets_cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    torch.manual_seed(0)
+
+
+def make_tiny_vit(path, image_size=32, patch_size=8, with_labels=False, seed=0):
+    """Save a randomly initialised tiny ViT backbone (config, weights, image processor) to `path`."""
+    torch.manual_seed(seed)
+    config = ViTConfig(
+        image_size=image_size,
+        patch_size=patch_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    if with_labels:
+        config.num_labels, config.id2label, config.label2id = 7, ID2LABEL, LABEL2ID
+    ViTForImageClassification(config).save_pretrained(path)
+    ViTImageProcessor(
+        size={"height": image_size, "width": image_size}, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    ).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory):
+    """A tiny ViT backbone directory, as `google/vit-base-patch16-224-in21k` would be after download."""
+    return make_tiny_vit(tmp_path_factory.mktemp("tiny_vit"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_csv(tmp_path_factory):
+    """A small gzip CSV in FER2013's layout with Training, PublicTest and PrivateTest rows."""
+    path = tmp_path_factory.mktemp("data") / "fer-synthetic.csv.gz"
+    write_synthetic_fer_csv(str(path), train=140, validation=42, test=42, seed=0)
+    return str(path)
+
+
+@pytest.fixture
+def gray_faces():
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(4)]

@@ -1,0 +1,235 @@
+#!/usr/bin/env python
+"""Fine-tune a Vision Transformer on FER2013 with the Hugging Face Trainer.
+
+    python train.py --data path/to/fer2013.csv --output_dir outputs/vit-fer
+    python train.py configs/demo.json              # a JSON file supplies defaults; later flags override
+
+The recipe: class-balanced sampling, MixUp, warmup → plateau → cosine LR, separate backbone and head learning
+rates, frozen embeddings and first encoder layer, early stopping on validation loss.
+"""
+
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import torch
+from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from fer_hf.cli import UserError, parse_args, run, setup_logging
+from fer_hf.data import load_fer2013, require_split
+from fer_hf.labels import NUM_LABELS
+from fer_hf.metrics import compute_metrics
+from fer_hf.mixup import MixupCollator
+from fer_hf.modeling import DEFAULT_BACKBONE, create_model, create_param_groups, load_image_processor
+from fer_hf.schedule import create_warmup_plateau_cosine_scheduler
+from fer_hf.trainer import FERTrainer
+from fer_hf.transforms import FERTransform
+
+
+logger = logging.getLogger("train")
+
+
+@dataclass
+class ModelArguments:
+    """Which backbone to fine-tune and how its head and frozen layers are set up."""
+
+    model_name_or_path: str = field(
+        default=DEFAULT_BACKBONE, metadata={"help": "Backbone: a Hub id or a local directory with config.json."}
+    )
+    image_processor_name: Optional[str] = field(
+        default=None, metadata={"help": "Image processor to use, if not the one beside the backbone."}
+    )
+    train_from_scratch: bool = field(
+        default=False, metadata={"help": "Initialise randomly from the backbone's config instead of its weights."}
+    )
+    classifier_dropout: float = field(default=0.4, metadata={"help": "Dropout before the linear classifier."})
+    freeze_layers: int = field(
+        default=1, metadata={"help": "Freeze the embeddings and this many leading encoder layers (0: none)."}
+    )
+
+
+@dataclass
+class DataArguments:
+    """Where FER2013 comes from and how training images are augmented."""
+
+    data: Optional[str] = field(
+        default=None,
+        metadata={"help": "FER2013 CSV (fer2013.csv[.gz]), image-folder root (train/, test/) or Hub dataset id."},
+    )
+    skip_malformed_rows: bool = field(
+        default=False, metadata={"help": "Skip malformed CSV rows or unreadable images (and report how many)."}
+    )
+    data_cache_dir: Optional[str] = field(
+        default=None, metadata={"help": "Cache for parsed data (default: $HF_DATASETS_CACHE/fer_hf)."}
+    )
+    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many training rows."})
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many validation rows."})
+    crop_scale_min: float = field(default=0.8, metadata={"help": "Lower area bound of RandomResizedCrop (upper: 1)."})
+    hflip_prob: float = field(default=0.5, metadata={"help": "Probability of a horizontal flip in training."})
+
+    def __post_init__(self):
+        if not 0.0 < self.crop_scale_min <= 1.0:
+            raise UserError(f"--crop_scale_min must be in (0, 1], got {self.crop_scale_min}.")
+
+
+@dataclass
+class FERTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the FER2013 recipe's defaults and its extra knobs.
+
+    `learning_rate` is the backbone's peak learning rate; `lr_scheduler_type` and `warmup_*` of the parent are
+    ignored in favour of the warmup → plateau → cosine schedule below. `label_smoothing_factor` is applied
+    to the (MixUp) training targets only.
+    """
+
+    output_dir: str = field(default="outputs/vit-fer2013", metadata={"help": "Where checkpoints and results go."})
+    num_train_epochs: float = field(default=12.0, metadata={"help": "Total training epochs."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})
+    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
+    learning_rate: float = field(default=6e-5, metadata={"help": "Peak learning rate of the backbone."})
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on biases and norms)."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps or epoch."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to save: no, steps, epoch or best."})
+    save_total_limit: Optional[int] = field(default=2, metadata={"help": "Keep at most this many checkpoints."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the checkpoint of lowest eval loss."})
+    metric_for_best_model: Optional[str] = field(default="eval_loss", metadata={"help": "Metric that picks the best model."})
+    greater_is_better: Optional[bool] = field(default=False, metadata={"help": "Whether a higher metric is better."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Must stay False: the on-the-fly transform needs the image column."}
+    )
+    logging_steps: float = field(default=50, metadata={"help": "Log every this many steps."})
+    report_to: Optional[str] = field(default="none", metadata={"help": "Experiment trackers (none, tensorboard, ...)."})
+    head_learning_rate: float = field(default=8e-4, metadata={"help": "Peak learning rate of the classification head."})
+    warmup_epochs: float = field(default=3.0, metadata={"help": "Linear warmup length in epochs."})
+    plateau_epochs: float = field(default=3.0, metadata={"help": "Epochs held at the peak LR before the cosine decay."})
+    mixup_alpha: float = field(default=9.0, metadata={"help": "MixUp Beta(alpha, alpha) parameter."})
+    mixup_prob: float = field(default=0.5, metadata={"help": "Probability that a training batch is mixed (0: off)."})
+    balanced_sampling: bool = field(default=True, metadata={"help": "Draw training batches class-balanced."})
+    early_stopping_patience: int = field(
+        default=5, metadata={"help": "Stop after this many evaluations without a lower eval loss (0: never)."}
+    )
+    auto_mixed_precision: bool = field(
+        default=True, metadata={"help": "Use bf16 (or fp16) automatically when a CUDA GPU is present."}
+    )
+
+    def __post_init__(self):
+        if self.auto_mixed_precision and torch.cuda.is_available() and not (self.bf16 or self.fp16):
+            self.bf16 = torch.cuda.is_bf16_supported()
+            self.fp16 = not self.bf16
+        super().__post_init__()
+
+
+def main(args=None):
+    # 1. Arguments: flags, or a JSON file of defaults followed by overriding flags.
+    model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, FERTrainingArguments), args)
+    if not data_args.data:
+        raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
+
+    # 2. Logging and seed.
+    setup_logging(training_args.get_process_log_level())
+    logger.info("Training on %s with %s", data_args.data, model_args.model_name_or_path)
+    set_seed(training_args.seed)
+
+    # 3. Data: FER2013 as a DatasetDict of train / validation / test.
+    dataset = load_fer2013(data_args.data, data_args.skip_malformed_rows, data_args.data_cache_dir)
+    train_dataset = require_split(dataset, "train", data_args.data)
+    eval_dataset = require_split(dataset, "validation", data_args.data)
+    if data_args.max_train_samples is not None:
+        train_dataset = train_dataset.select(range(min(data_args.max_train_samples, len(train_dataset))))
+    if data_args.max_eval_samples is not None:
+        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
+
+    # 4. Model and image processor; FER2013's id2label goes into the config.
+    image_processor = load_image_processor(model_args.image_processor_name or model_args.model_name_or_path)
+    model = create_model(
+        model_args.model_name_or_path,
+        classifier_dropout=model_args.classifier_dropout,
+        freeze_layers=model_args.freeze_layers,
+        from_scratch=model_args.train_from_scratch,
+    )
+    logger.info(
+        "Model: %s, %.1fM parameters (%.1fM trainable)",
+        type(model).__name__,
+        model.num_parameters() / 1e6,
+        model.num_parameters(only_trainable=True) / 1e6,
+    )
+
+    # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler).
+    train_labels = train_dataset.with_format("numpy")["label"][:]
+    crop_scale = (data_args.crop_scale_min, 1.0)
+    train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob))
+    eval_dataset.set_transform(FERTransform(image_processor, train=False))
+
+    # 6. Optimiser with backbone and head learning rates, and the warmup → plateau → cosine schedule.
+    optimizer = torch.optim.AdamW(
+        create_param_groups(model, training_args.learning_rate, training_args.head_learning_rate, training_args.weight_decay),
+        betas=(training_args.adam_beta1, training_args.adam_beta2),
+        eps=training_args.adam_epsilon,
+    )
+    batches_per_step = training_args.train_batch_size * training_args.gradient_accumulation_steps * training_args.world_size
+    steps_per_epoch = max(1, math.ceil(len(train_dataset) / batches_per_step))
+    total_steps = training_args.max_steps if training_args.max_steps > 0 else math.ceil(training_args.num_train_epochs * steps_per_epoch)
+    scheduler = create_warmup_plateau_cosine_scheduler(
+        optimizer,
+        warmup_steps=round(training_args.warmup_epochs * steps_per_epoch),
+        plateau_steps=round(training_args.plateau_epochs * steps_per_epoch),
+        total_steps=total_steps,
+    )
+
+    # 7. Trainer: balanced sampler and MixUp for training batches, early stopping on validation loss.
+    callbacks = []
+    if training_args.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    trainer = FERTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=image_processor,
+        data_collator=torch.utils.data.default_collate,
+        train_data_collator=MixupCollator(
+            NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob, training_args.label_smoothing_factor
+        ),
+        train_labels=train_labels if training_args.balanced_sampling else None,
+        compute_metrics=compute_metrics,
+        optimizers=(optimizer, scheduler),
+        callbacks=callbacks,
+    )
+
+    # 8. Train, resuming from the latest checkpoint in output_dir when asked.
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint in ("last", "True", "true"):
+        checkpoint = get_last_checkpoint(training_args.output_dir)
+        if checkpoint is None:
+            raise UserError(f"--resume_from_checkpoint: no checkpoint-* folder in {training_args.output_dir}.")
+    elif checkpoint is not None and not os.path.isdir(checkpoint):
+        raise UserError(f"--resume_from_checkpoint {checkpoint} is not a directory; pass a checkpoint-* folder or 'last'.")
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+
+    # 9. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
+    trainer.save_model()
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+    with open(os.path.join(training_args.output_dir, "fer_hf_args.json"), "w") as f:
+        resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict()}
+        json.dump(resolved, f, indent=2, default=str)
+
+    # 10. Evaluate the kept model on the validation split (FER2013 PublicTest).
+    metrics = trainer.evaluate()
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    logger.info(
+        "Validation (PublicTest) accuracy %.2f%%, macro-F1 %.3f; model saved to %s",
+        100 * metrics["eval_accuracy"],
+        metrics["eval_macro_f1"],
+        training_args.output_dir,
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    run(main)
