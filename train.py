@@ -119,6 +119,8 @@ class FERTrainingArguments(TrainingArguments):
         if self.auto_mixed_precision and torch.cuda.is_available() and not (self.bf16 or self.fp16):
             self.bf16 = torch.cuda.is_bf16_supported()
             self.fp16 = not self.bf16
+        if not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # pinning needs an accelerator
         super().__post_init__()
 
 
@@ -143,13 +145,13 @@ def main(args=None):
         eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
 
     # 4. Model and image processor; FER2013's id2label goes into the config.
-    image_processor = load_image_processor(model_args.image_processor_name or model_args.model_name_or_path)
     model = create_model(
         model_args.model_name_or_path,
         classifier_dropout=model_args.classifier_dropout,
         freeze_layers=model_args.freeze_layers,
         from_scratch=model_args.train_from_scratch,
     )
+    image_processor = load_image_processor(model_args.image_processor_name or model_args.model_name_or_path)
     logger.info(
         "Model: %s, %.1fM parameters (%.1fM trainable)",
         type(model).__name__,

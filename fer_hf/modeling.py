@@ -7,6 +7,7 @@ loads into a stock `ViTForImageClassification` (and the Hub's `pipeline`) with i
 """
 
 import logging
+import os
 from typing import Optional
 
 import torch
@@ -49,18 +50,18 @@ def create_model(
         config_overrides: Config attributes to change (e.g. `{"num_hidden_layers": 4}`), from-scratch only.
     """
     label_kwargs = dict(num_labels=NUM_LABELS, id2label=ID2LABEL, label2id=LABEL2ID)
+    if config_overrides and not from_scratch:
+        raise ValueError("config_overrides only apply when training from scratch.")
     try:
         if from_scratch:
             config = AutoConfig.from_pretrained(name_or_path, **label_kwargs, **(config_overrides or {}))
             model = AutoModelForImageClassification.from_config(config)
         else:
-            if config_overrides:
-                raise ValueError("config_overrides only apply when training from scratch.")
             # The in21k backbone ships without a classifier (or with another label set): start a new head.
             model = AutoModelForImageClassification.from_pretrained(
                 name_or_path, ignore_mismatched_sizes=True, **label_kwargs
             )
-    except (OSError, EnvironmentError) as err:
+    except (OSError, ValueError) as err:  # ValueError: a malformed repo id
         raise ValueError(_load_error(name_or_path, err, "backbone", "--model_name_or_path")) from None
     model.config.problem_type = "single_label_classification"
     set_classifier_dropout(model, classifier_dropout)
@@ -72,7 +73,7 @@ def load_model(path: str) -> PreTrainedModel:
     """Load a FER2013 checkpoint written by `train.py`, with the head dropout it was trained with."""
     try:
         model = AutoModelForImageClassification.from_pretrained(path)
-    except (OSError, EnvironmentError) as err:
+    except (OSError, ValueError) as err:  # ValueError: a malformed repo id
         raise ValueError(_load_error(path, err, "model", "--model_dir")) from None
     check_fer_labels(model.config.id2label, path)
     set_classifier_dropout(model, getattr(model.config, "classifier_dropout", 0.0) or 0.0)
@@ -83,7 +84,7 @@ def load_image_processor(path: str):
     """The image processor saved beside a model or backbone; its size and statistics drive preprocessing."""
     try:
         return AutoImageProcessor.from_pretrained(path)
-    except (OSError, EnvironmentError) as err:
+    except (OSError, ValueError) as err:  # ValueError: a malformed repo id
         raise ValueError(_load_error(path, err, "image processor", "the path")) from None
 
 
@@ -137,8 +138,8 @@ def create_param_groups(model: PreTrainedModel, backbone_lr: float, head_lr: flo
 
 
 def _load_error(name: str, err: Exception, what: str, flag: str) -> str:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return (
-        f"Cannot load {what} '{name}': {first} Pass {flag} a local directory with config.json "
-        "(and weights) or a Hub id; offline, download the model first or set HF_HUB_OFFLINE=1 with a filled cache."
-    )
+    hint = f"Pass {flag} a local directory with config.json (and weights) or a Hub id (online, or already in the cache)."
+    if not os.path.exists(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+        return f"Cannot load {what} '{name}': no such directory. {hint}"
+    first = str(err).strip().split(". ")[0].splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"Cannot load {what} '{name}': {first}. {hint}"

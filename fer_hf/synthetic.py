@@ -100,7 +100,7 @@ def generate(num_images: int, seed: int = 0, size: int = 48) -> tuple:
     return images, labels
 
 
-def write_synthetic_fer_csv(path: str, train: int = 3000, validation: int = 600, test: int = 600, seed: int = 0) -> None:
+def write_synthetic_fer_csv(path: str, train: int = 6000, validation: int = 600, test: int = 600, seed: int = 0) -> None:
     """Write a synthetic data set in FER2013's CSV layout with Training / PublicTest / PrivateTest rows."""
     counts = {"train": train, "validation": validation, "test": test}
     images, labels = generate(sum(counts.values()), seed)
@@ -111,7 +111,7 @@ def write_synthetic_fer_csv(path: str, train: int = 3000, validation: int = 600,
 def main(args=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", required=True, help="CSV path to write (.gz compresses).")
-    parser.add_argument("--train", type=int, default=3000, help="Training rows.")
+    parser.add_argument("--train", type=int, default=6000, help="Training rows.")
     parser.add_argument("--validation", type=int, default=600, help="PublicTest rows.")
     parser.add_argument("--test", type=int, default=600, help="PrivateTest rows.")
     parser.add_argument("--seed", type=int, default=0, help="Random seed.")

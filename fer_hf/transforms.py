@@ -36,7 +36,7 @@ def to_gray_tensor(image: ImageLike) -> torch.Tensor:
         if image.ndim == 3:
             # Luma weights of ITU-R BT.601, as PIL's convert("L") uses.
             image = (image[..., :3] @ np.array([0.299, 0.587, 0.114])).round().clip(0, 255).astype(np.uint8)
-        image = torch.from_numpy(np.ascontiguousarray(image, dtype=np.uint8))
+        image = torch.from_numpy(np.array(image, dtype=np.uint8))  # a copy: decoded arrays may be read-only
     if image.ndim == 2:
         image = image.unsqueeze(0)
     if image.ndim != 3 or image.shape[0] != 1:

@@ -1,0 +1,66 @@
+import pytest
+import torch
+from transformers import ViTForImageClassification
+
+from fer_hf.labels import EMOTIONS, ID2LABEL
+from fer_hf.modeling import DropoutLinear, create_model, create_param_groups, head_parameter_names, load_model
+
+
+def test_head_dropout_survives_save_and_load_with_identical_logits(tiny_vit, tmp_path):
+    model = create_model(tiny_vit, classifier_dropout=0.4, freeze_layers=1).eval()
+    assert isinstance(model.classifier, DropoutLinear) and model.classifier.dropout.p == 0.4
+    assert model.classifier.out_features == 7 and model.config.id2label == ID2LABEL
+    model.save_pretrained(tmp_path)
+    pixels = torch.randn(2, 3, 32, 32)
+    expected = model(pixel_values=pixels).logits
+
+    reloaded = load_model(str(tmp_path)).eval()
+    assert reloaded.classifier.dropout.p == 0.4
+    torch.testing.assert_close(reloaded(pixel_values=pixels).logits, expected, rtol=0, atol=0)
+    # A stock ViTForImageClassification (what the Hub's pipeline uses) reads the same head weights.
+    stock = ViTForImageClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(stock(pixel_values=pixels).logits, expected, rtol=0, atol=0)
+    assert [stock.config.id2label[i] for i in range(7)] == list(EMOTIONS)
+    assert stock.config.problem_type == "single_label_classification"
+
+
+def test_dropout_is_active_in_training_only(tiny_vit):
+    model = create_model(tiny_vit, classifier_dropout=0.9)
+    features = torch.ones(1, 32)
+    model.train()
+    assert not torch.equal(model.classifier(features), model.classifier(features))
+    model.eval()
+    assert torch.equal(model.classifier(features), model.classifier(features))
+
+
+def test_embeddings_and_first_layers_are_frozen(tiny_vit):
+    model = create_model(tiny_vit, freeze_layers=1)
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and all(name.startswith(("vit.embeddings", "vit.encoder.layer.0.")) for name in frozen)
+    assert all(p.requires_grad for p in model.vit.encoder.layer[1].parameters())
+    assert all(p.requires_grad for p in create_model(tiny_vit, freeze_layers=0).parameters())
+    with pytest.raises(ValueError, match="exceeds the backbone's 2 encoder layers"):
+        create_model(tiny_vit, freeze_layers=5)
+
+
+def test_param_groups_have_backbone_and_head_learning_rates(tiny_vit):
+    model = create_model(tiny_vit, freeze_layers=1)
+    groups = create_param_groups(model, backbone_lr=6e-5, head_lr=8e-4, weight_decay=0.05)
+    head_ids = {id(p) for n, p in model.named_parameters() if n in head_parameter_names(model)}
+    assert head_parameter_names(model) == {"classifier.weight", "classifier.bias"}
+    for group in groups:
+        is_head = {id(p) in head_ids for p in group["params"]}
+        assert len(is_head) == 1
+        assert group["lr"] == (8e-4 if is_head.pop() else 6e-5)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert sum(p.numel() for g in groups for p in g["params"]) == trainable
+
+
+def test_unknown_backbone_and_wrong_labels_are_clear_errors(tmp_path, tiny_vit):
+    with pytest.raises(ValueError, match="Cannot load backbone 'no/such-backbone'.*--model_name_or_path"):
+        create_model("no/such-backbone")
+    with pytest.raises(ValueError, match="Cannot load model .*--model_dir"):
+        load_model(str(tmp_path / "missing"))
+    # The backbone itself has ViT's default two labels, not FER2013's seven.
+    with pytest.raises(ValueError, match="FER2013 models must have"):
+        load_model(tiny_vit)

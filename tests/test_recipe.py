@@ -1,0 +1,105 @@
+"""The training recipe's parts: transforms, class-balanced sampler, MixUp, LR schedule."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import ViTImageProcessor
+
+from fer_hf.mixup import MixupCollator, mixup_target, one_hot, soft_target_cross_entropy
+from fer_hf.sampling import create_class_balanced_sampler
+from fer_hf.schedule import create_warmup_plateau_cosine_scheduler, warmup_plateau_cosine
+from fer_hf.transforms import FERTransform, preprocess_faces
+
+
+def _processor(size=32, mean=0.5, std=0.5):
+    return ViTImageProcessor(size={"height": size, "width": size}, image_mean=[mean] * 3, image_std=[std] * 3)
+
+
+def test_eval_transform_shape_normalisation_and_determinism(gray_faces):
+    transform = FERTransform(_processor(32), train=False)
+    out = transform({"image": gray_faces, "label": [0, 1, 2, 3]})
+    assert out["pixel_values"].shape == (4, 3, 32, 32) and out["labels"] == [0, 1, 2, 3]
+    # Gray → 3 identical channels; never augmented, so the same input gives the same output.
+    assert torch.equal(out["pixel_values"][:, 0], out["pixel_values"][:, 2])
+    assert torch.equal(out["pixel_values"], transform({"image": gray_faces})["pixel_values"])
+
+
+def test_normalisation_comes_from_the_image_processor():
+    white = [np.full((48, 48), 255, dtype=np.uint8)]
+    in21k = preprocess_faces(white, _processor(mean=0.5, std=0.5))
+    imagenet = ViTImageProcessor(size={"height": 32, "width": 32})  # ImageNet mean/std defaults
+    imagenet.image_mean, imagenet.image_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    torch.testing.assert_close(in21k, torch.ones_like(in21k))
+    expected = torch.tensor([(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225])
+    torch.testing.assert_close(preprocess_faces(white, imagenet)[0, :, 0, 0], expected)
+
+
+def test_train_transform_augments(gray_faces):
+    gradient = [np.tile(np.arange(48, dtype=np.uint8) * 5, (48, 1))] * 16
+    train = FERTransform(_processor(32), train=True, crop_scale=(0.8, 1.0), hflip_prob=0.5)
+    evaluate = FERTransform(_processor(32), train=False)
+    augmented = train({"image": gradient})["pixel_values"]
+    plain = evaluate({"image": gradient[:1]})["pixel_values"][0]
+    assert augmented.shape == (16, 3, 32, 32)
+    assert sum(not torch.allclose(a, plain) for a in augmented) >= 12
+    # Some crops are flipped: the gradient then runs right to left.
+    slopes = (augmented[:, 0, :, -1] - augmented[:, 0, :, 0]).mean(dim=1)
+    assert (slopes > 0).any() and (slopes < 0).any()
+
+
+def test_sampler_evens_out_classes():
+    labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
+    sampler = create_class_balanced_sampler(labels, 3, generator=torch.Generator().manual_seed(0))
+    drawn = labels[list(sampler)]
+    assert len(drawn) == len(labels)
+    counts = np.bincount(drawn, minlength=3) / len(drawn)
+    np.testing.assert_allclose(counts, [1 / 3] * 3, atol=0.05)
+
+
+def test_mixup_targets_sum_to_one_and_loss_is_lambda_weighted():
+    target = torch.tensor([0, 3, 6, 1])
+    lam = 0.7
+    soft = mixup_target(target, 7, lam, smoothing=0.1)
+    torch.testing.assert_close(soft.sum(dim=1), torch.ones(4))
+    logits = torch.randn(4, 7)
+    expected = lam * F.cross_entropy(logits, target, label_smoothing=0.1) + (1 - lam) * F.cross_entropy(
+        logits, target.flip(0), label_smoothing=0.1
+    )
+    torch.testing.assert_close(soft_target_cross_entropy(logits, soft), expected)
+    torch.testing.assert_close(soft_target_cross_entropy(logits, one_hot(target, 7)), F.cross_entropy(logits, target))
+
+
+def test_mixup_collator_mixes_images_like_targets():
+    torch.manual_seed(0)
+    examples = [{"pixel_values": torch.full((3, 4, 4), float(i)), "labels": i} for i in range(4)]
+    batch = MixupCollator(num_classes=7, alpha=9.0, prob=1.0)(examples)
+    lam = batch["labels"][0, 0].item()  # example 0 keeps weight λ on its own class 0
+    assert 0 < lam < 1
+    torch.testing.assert_close(batch["pixel_values"][0], torch.full((3, 4, 4), 3 * (1 - lam)))
+    torch.testing.assert_close(batch["labels"].sum(dim=1), torch.ones(4))
+    unmixed = MixupCollator(num_classes=7, prob=0.0)(examples)
+    assert torch.equal(unmixed["labels"], one_hot(torch.arange(4), 7))
+    assert torch.equal(unmixed["pixel_values"][2], examples[2]["pixel_values"])
+
+
+def test_mixup_rejects_bad_settings():
+    with pytest.raises(ValueError, match="alpha"):
+        MixupCollator(7, alpha=0)
+    with pytest.raises(ValueError, match="probability"):
+        MixupCollator(7, prob=1.5)
+
+
+def test_schedule_rises_holds_and_decays_to_zero():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = create_warmup_plateau_cosine_scheduler(optimizer, warmup_steps=10, plateau_steps=10, total_steps=50)
+    lrs = []
+    for _ in range(55):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == 0 and all(a < b for a, b in zip(lrs[:10], lrs[1:11]))  # rises
+    assert lrs[10:20] == [1.0] * 10  # holds at the peak
+    assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))  # decays monotonically
+    assert lrs[35] == pytest.approx(0.5) and lrs[50] == pytest.approx(0.0, abs=1e-12) and lrs[-1] == 0.0
+    assert warmup_plateau_cosine(5, 0, 0, 10) == pytest.approx(0.5)

@@ -1,0 +1,88 @@
+"""End-to-end runs of train.py's main() on a tiny ViT and a small synthetic FER2013 CSV."""
+
+import json
+import os
+
+import pytest
+from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+import train
+from fer_hf.data import write_fer_csv
+from fer_hf.labels import ID2LABEL
+
+
+def _args(data, backbone, out, steps=6, extra=()):
+    return [
+        "--data", data, "--model_name_or_path", backbone, "--output_dir", str(out),
+        "--max_steps", str(steps), "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "32",
+        "--eval_strategy", "steps", "--eval_steps", "3", "--save_strategy", "steps", "--save_steps", "3",
+        "--warmup_epochs", "0.1", "--plateau_epochs", "0.1", "--logging_steps", "1", "--disable_tqdm", "true",
+        "--save_total_limit", "3", *extra,
+    ]  # fmt: skip
+
+
+def test_train_writes_a_checkpoint_that_from_pretrained_loads(synthetic_csv, tiny_vit, tmp_path):
+    out = tmp_path / "run"
+    metrics = train.main(_args(synthetic_csv, tiny_vit, out))
+    assert 0.0 <= metrics["eval_accuracy"] <= 1.0 and "eval_macro_f1" in metrics
+    model = AutoModelForImageClassification.from_pretrained(out)
+    assert model.config.id2label == ID2LABEL and model.config.classifier_dropout == 0.4
+    assert AutoImageProcessor.from_pretrained(out).size == {"height": 32, "width": 32}
+    for name in ("fer_hf_args.json", "eval_results.json", "train_results.json", "trainer_state.json"):
+        assert (out / name).exists(), name
+    saved = json.loads((out / "fer_hf_args.json").read_text())
+    assert saved["data"]["data"] == synthetic_csv and saved["training"]["head_learning_rate"] == 8e-4
+    # The learning rate went up and came back down: the custom schedule was used, not Trainer's default.
+    lrs = [entry["learning_rate"] for entry in json.loads((out / "trainer_state.json").read_text())["log_history"] if "learning_rate" in entry]
+    assert max(lrs) == pytest.approx(6e-5) and lrs[-1] < lrs[len(lrs) // 2]
+
+
+def test_resume_continues_at_the_saved_step(synthetic_csv, tiny_vit, tmp_path):
+    out = tmp_path / "run"
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=6, extra=["--load_best_model_at_end", "false"]))
+    # Simulate a killed run: the last checkpoint is removed, and the run resumes from checkpoint-3.
+    import shutil
+
+    shutil.rmtree(out / "checkpoint-6")
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=6, extra=["--resume_from_checkpoint", "last", "--load_best_model_at_end", "false"]))
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    steps_logged = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert steps_logged == [1, 2, 3, 4, 5, 6]  # steps 1-3 come from the checkpoint, 4-6 from the resumed run
+
+
+def test_json_config_with_flag_overrides(synthetic_csv, tiny_vit, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"data": synthetic_csv, "model_name_or_path": tiny_vit, "max_steps": 50, "mixup_prob": 0.0}))
+    out = tmp_path / "run"
+    train.main([str(config), *_args(synthetic_csv, tiny_vit, out, steps=3)[4:]])
+    saved = json.loads((out / "fer_hf_args.json").read_text())
+    assert saved["training"]["max_steps"] == 3 and saved["training"]["mixup_prob"] == 0.0
+
+
+def test_bad_inputs_end_in_clear_errors(synthetic_csv, tiny_vit, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train.main(_args(str(tmp_path / "missing.csv"), tiny_vit, tmp_path / "a"))
+    with pytest.raises(ValueError, match="Cannot load backbone"):
+        train.main(_args(synthetic_csv, str(tmp_path / "no-backbone"), tmp_path / "b"))
+    import numpy as np
+
+    only_train = tmp_path / "train_only.csv"
+    write_fer_csv(str(only_train), np.zeros((2, 48, 48), np.uint8), [0, 1], ["Training", "Training"])
+    with pytest.raises(ValueError, match="Split 'validation' \\(FER2013 PublicTest\\) has no rows"):
+        train.main(_args(str(only_train), tiny_vit, tmp_path / "c"))
+    with pytest.raises(ValueError, match="pass --data"):
+        train.main(["--model_name_or_path", tiny_vit, "--output_dir", str(tmp_path / "d")])
+
+
+def test_script_prints_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "train.py", "--data", str(tmp_path / "missing.csv"), "--output_dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=os.path.dirname(train.__file__), timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Data path")
+    assert "Traceback" not in result.stderr
