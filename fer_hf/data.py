@@ -114,6 +114,7 @@ def write_fer_csv(path: str, pixels: np.ndarray, labels: Iterable[int], usages: 
     """
     import gzip
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "wt", newline="") as f:
         f.write(",".join(CSV_COLUMNS) + "\n")
