@@ -83,7 +83,7 @@ def load_model(path: str) -> PreTrainedModel:
 def load_image_processor(path: str):
     """The image processor saved beside a model or backbone; its size and statistics drive preprocessing."""
     try:
-        return AutoImageProcessor.from_pretrained(path)
+        return AutoImageProcessor.from_pretrained(path, use_fast=False)  # only its config is used here
     except (OSError, ValueError) as err:  # ValueError: a malformed repo id
         raise ValueError(_load_error(path, err, "image processor", "the path")) from None
 

@@ -17,7 +17,8 @@ from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 from fer_hf.labels import ID2LABEL, LABEL2ID
 from fer_hf.synthetic import write_synthetic_fer_csv
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-dev.csv.gz"
+# The real file, where a checkout has it beside it (or where FER2013_CSV points); tests that need it skip otherwise.
+REAL_DATA = Path(os.environ.get("FER2013_CSV", Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013-dev.csv.gz"))
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +69,20 @@ def synthetic_csv(tmp_path_factory):
 def gray_faces():
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(4)]
+
+
+@pytest.fixture(scope="session")
+def fer_checkpoint(tmp_path_factory):
+    """A tiny ViT checkpoint with FER2013's labels, as train.py writes it (weights, config, image processor)."""
+    return make_tiny_vit(tmp_path_factory.mktemp("fer_checkpoint"), with_labels=True, seed=1)
+
+
+@pytest.fixture(scope="session")
+def fer_exports(fer_checkpoint, tmp_path_factory):
+    """fp32 and int8 ONNX exports of `fer_checkpoint`, made once per test session."""
+    from fer_hf.export import export_onnx, quantize_dynamic
+
+    out = tmp_path_factory.mktemp("exports")
+    fp32 = export_onnx(fer_checkpoint, str(out / "onnx"))
+    int8 = quantize_dynamic(fp32, str(out / "onnx-int8"), target="avx2")
+    return fp32, int8

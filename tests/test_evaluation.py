@@ -1,0 +1,107 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
+
+import evaluate_model
+from fer_hf.evaluation import compute_metrics_report, expected_calibration_error, write_evaluation
+from fer_hf.labels import EMOTIONS
+
+
+def _fixed_predictions(n=700, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(7), n // 7)
+    logits = rng.normal(size=(len(labels), 7))
+    logits[np.arange(len(labels)), labels] += 1.5
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return labels, probs
+
+
+def test_metrics_equal_scikit_learn():
+    labels, probs = _fixed_predictions()
+    report = compute_metrics_report(labels, probs)
+    predictions = probs.argmax(1)
+    assert report["accuracy"] == pytest.approx(accuracy_score(labels, predictions))
+    assert report["macro_f1"] == pytest.approx(f1_score(labels, predictions, average="macro"))
+    assert report["weighted_f1"] == pytest.approx(f1_score(labels, predictions, average="weighted"))
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predictions)
+    for c, name in enumerate(EMOTIONS):
+        per_class = report["per_class"][name]
+        assert (per_class["precision"], per_class["recall"], per_class["f1"], per_class["support"]) == pytest.approx(
+            (precision[c], recall[c], f1[c], support[c])
+        )
+        assert per_class["roc_auc"] == pytest.approx(roc_auc_score(labels == c, probs[:, c]))
+    assert report["macro_roc_auc"] == pytest.approx(roc_auc_score(labels, probs, multi_class="ovr", average="macro"))
+    assert np.trace(report["confusion_matrix"]) == (predictions == labels).sum()
+
+
+def test_ece_is_zero_when_calibrated_and_large_when_overconfident():
+    rng = np.random.default_rng(0)
+    n = 20000
+    confidence = rng.uniform(0.3, 1.0, n)
+    labels = np.zeros(n, dtype=int)
+    correct = rng.uniform(size=n) < confidence  # right exactly as often as it claims
+    probs = np.zeros((n, 7))
+    probs[:, 0] = confidence
+    probs[:, 1:] = ((1 - confidence) / 6)[:, None]
+    labels[~correct] = 1 + rng.integers(0, 6, (~correct).sum())
+    assert expected_calibration_error(probs, labels) < 0.02
+    overconfident = np.full((n, 7), 0.01 / 6)
+    overconfident[:, 0] = 0.99
+    half_right = np.where(rng.uniform(size=n) < 0.5, 0, 1)
+    assert expected_calibration_error(overconfident, half_right) == pytest.approx(0.49, abs=0.02)
+
+
+def test_every_report_file_is_written(tmp_path):
+    labels, probs = _fixed_predictions(140)
+    labels[labels == 1] = 0  # a class without examples: its AUC is undefined, not an error
+    metrics = write_evaluation(str(tmp_path), labels, probs, {"model": "m", "data": "d", "split": "test"})
+    for name in ("metrics.json", "classification_report.txt", "confusion_matrix.png", "roc_curves.png",
+                 "reliability_diagram.png", "predictions.csv", "report.md"):  # fmt: skip
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert metrics["per_class"]["Disgust"]["roc_auc"] is None
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["num_examples"] == 140 and len(saved["confusion_matrix"]) == 7
+    assert len((tmp_path / "predictions.csv").read_text().splitlines()) == 141
+    assert "| Happy |" in (tmp_path / "report.md").read_text()
+
+
+def test_pytorch_and_onnx_give_the_same_metrics(fer_checkpoint, fer_exports, synthetic_csv, tmp_path):
+    fp32, _ = fer_exports
+    common = ["--data", synthetic_csv, "--split", "validation", "--no_progress", "true"]
+    torch_metrics = evaluate_model.main(["--model_dir", fer_checkpoint, "--output_dir", str(tmp_path / "pt"), *common])
+    onnx_metrics = evaluate_model.main(["--model_dir", fp32, "--output_dir", str(tmp_path / "onnx"), *common])
+    assert torch_metrics["model_format"] == "pytorch" and onnx_metrics["model_format"] == "onnx"
+    assert onnx_metrics["confusion_matrix"] == torch_metrics["confusion_matrix"]
+    assert onnx_metrics["log_loss"] == pytest.approx(torch_metrics["log_loss"], abs=1e-4)
+
+
+def test_compare_and_tta(fer_checkpoint, fer_exports, synthetic_csv, tmp_path, capsys):
+    fp32, int8 = fer_exports
+    result = evaluate_model.main(
+        ["--compare", fp32, int8, "--data", synthetic_csv, "--split", "test", "--output_dir", str(tmp_path),
+         "--tta", "hflip", "--no_progress", "true"]  # fmt: skip
+    )
+    out = capsys.readouterr().out
+    assert "top-1 agreement" in out and "recall Disgust" in out
+    assert 0.5 <= result["top1_agreement"] <= 1.0
+    assert result["a"]["tta"] == "hflip"
+    assert (tmp_path / "comparison.json").exists() and (tmp_path / "onnx-int8" / "report.md").exists()
+
+
+def test_evaluation_errors(fer_checkpoint, tiny_vit, synthetic_csv, tmp_path):
+    from fer_hf.data import write_fer_csv
+
+    no_test = tmp_path / "no_test.csv"
+    write_fer_csv(str(no_test), np.zeros((1, 48, 48), np.uint8), [0], ["Training"])
+    with pytest.raises(ValueError, match="Split 'test' \\(FER2013 PrivateTest\\) has no rows"):
+        evaluate_model.main(["--model_dir", fer_checkpoint, "--data", str(no_test)])
+    with pytest.raises(ValueError, match="has no config.json"):
+        evaluate_model.main(["--model_dir", str(tmp_path), "--data", synthetic_csv])
+    with pytest.raises(ValueError, match="FER2013 models must have"):
+        evaluate_model.main(["--model_dir", tiny_vit, "--data", synthetic_csv])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluate_model.main(["--model_dir", fer_checkpoint, "--data", str(tmp_path / "nope.csv")])
+    with pytest.raises(ValueError, match="--compare needs exactly two models"):
+        evaluate_model.main(["--compare", fer_checkpoint, "--data", synthetic_csv])
