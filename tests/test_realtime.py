@@ -1,0 +1,148 @@
+"""realtime.py on footage generated from a real face photo (scikit-image's astronaut)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import realtime
+from fer_hf.realtime import EmotionRecognizer, FaceTracker, iou, run_stream
+from fer_hf.sample_video import face_photo, make_face_frames, write_face_video
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "two_faces.avi"
+    boxes = write_face_video(str(path), num_frames=24, num_faces=2)
+    return str(path), boxes
+
+
+def test_every_face_in_every_frame_is_found_with_one_batched_call(fer_exports, video, tmp_path):
+    int8, (path, truth) = fer_exports[1], video
+    recognizer = EmotionRecognizer.from_pretrained(int8)
+    calls = []
+    logits = recognizer.classifier.logits
+    recognizer.classifier.logits = lambda pixel_values: calls.append(len(pixel_values)) or logits(pixel_values)
+    out, log = tmp_path / "out.mp4", tmp_path / "faces.jsonl"
+    summary = run_stream(recognizer, realtime.open_source(path), FaceTracker(), str(out), str(log))
+    assert summary.frames == 24 and summary.faces == 48
+    assert calls == [2] * 24  # one inference call per frame, holding both faces
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 48
+    for frame_index, frame_truth in enumerate(truth):
+        found = np.array([r["box"] for r in records if r["frame"] == frame_index])
+        assert (iou(found, np.array(frame_truth)).max(axis=0) > 0.2).all(), f"frame {frame_index}"
+    assert {r["track_id"] for r in records} == {0, 1}  # two steady tracks, no re-identification churn
+    assert set(records[0]) >= {"frame", "time_s", "track_id", "box", "label", "confidence", "probs"}
+    assert abs(sum(records[0]["probs"].values()) - 1) < 1e-3
+    capture = cv2.VideoCapture(str(out))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 24
+    ok, frame = capture.read()
+    assert ok and frame.shape == (480, 640, 3)
+
+
+def test_script_headless_with_csv_log_and_summary(fer_exports, video, tmp_path, capsys):
+    int8, (path, _) = fer_exports[1], video
+    out, log = tmp_path / "out.avi", tmp_path / "faces.csv"
+    summary = realtime.main(["--source", path, "--model", int8, "--no-display", "--output", str(out), "--log", str(log), "--probs"])
+    text = capsys.readouterr().out
+    assert "24 frames, 48 faces" in text and "detect" in text and "#0" in text and "#1" in text
+    rows = log.read_text().splitlines()
+    assert rows[0].startswith("frame,time_s,track_id,x,y,w,h,label,confidence,Angry") and len(rows) == 49
+    assert summary.percentiles()["infer"][0] > 0
+
+
+def test_image_and_folder_sources(fer_exports, tmp_path, capsys):
+    int8 = fer_exports[1]
+    frames, _ = make_face_frames(2, num_faces=3)
+    cv2.imwrite(str(tmp_path / "a.png"), frames[0])
+    cv2.imwrite(str(tmp_path / "b.jpg"), frames[1])
+    (tmp_path / "notes.txt").write_text("not an image")
+    summary = realtime.main(["--source", str(tmp_path / "a.png"), "--model", int8, "--no-display", "--output", str(tmp_path / "out.png")])
+    assert summary.faces == 3 and cv2.imread(str(tmp_path / "out.png")).shape == (480, 640, 3)
+    summary = realtime.main(["--source", str(tmp_path), "--model", int8, "--no-display"])
+    assert summary.frames == 3 and summary.faces == 9  # a.png, b.jpg and, by now, out.png; notes.txt is skipped
+
+
+def test_python_api_predict(fer_exports, fer_checkpoint):
+    frame = make_face_frames(1, num_faces=2)[0][0]
+    for model in (fer_exports[1], fer_checkpoint):
+        faces = EmotionRecognizer.from_pretrained(model).predict(frame)
+        assert len(faces) == 2
+        assert faces[0].label in faces[0].probs and 0 < faces[0].confidence <= 1
+        assert faces[0].box[2] * faces[0].box[3] >= faces[1].box[2] * faces[1].box[3]
+    blank = np.full((240, 320, 3), 128, np.uint8)
+    assert EmotionRecognizer.from_pretrained(fer_exports[1]).predict(blank) == []
+
+
+def test_smoothing_cuts_label_switches():
+    rng = np.random.default_rng(0)
+    true = np.array([0.05, 0.02, 0.03, 0.4, 0.1, 0.05, 0.35])  # Happy, with Neutral close behind
+    noisy = np.clip(true + rng.normal(0, 0.12, (200, 7)), 1e-3, None)
+    noisy /= noisy.sum(1, keepdims=True)
+    box = np.array([[100, 100, 80, 80]])
+
+    def switches(smoothing):
+        tracker = FaceTracker(smoothing=smoothing)
+        labels = [int(np.argmax(tracker.update(box, p[None])[0].probs)) for p in noisy]
+        return sum(a != b for a, b in zip(labels, labels[1:]))
+
+    raw, smooth = switches(0.0), switches(0.8)
+    assert raw > 20 and smooth < raw / 3
+
+
+def test_tracker_keeps_ids_and_drops_lost_tracks():
+    tracker = FaceTracker(smoothing=0.5, max_missed=1)
+    p = np.eye(7)[[3, 4]]
+    a = tracker.update(np.array([[0, 0, 50, 50], [200, 0, 50, 50]]), p)
+    b = tracker.update(np.array([[205, 2, 50, 50], [3, 1, 50, 50]]), p[::-1])  # moved a little, listed in reverse
+    assert [t.track_id for t in b] == [a[1].track_id, a[0].track_id]
+    tracker.update(np.zeros((0, 4)), np.zeros((0, 7)))
+    tracker.update(np.zeros((0, 4)), np.zeros((0, 7)))
+    assert tracker.tracks == [] and len(tracker.all_tracks()) == 2
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("7", "No camera at index 7"),
+        ("missing.mp4", "does not exist"),
+        ("broken.mp4", "Cannot open video"),
+        ("broken.jpg", "Cannot read image"),
+        ("empty_dir", "holds no images"),
+    ],
+)
+def test_bad_sources_are_clear_errors(fer_exports, tmp_path, source, message):
+    from fer_hf.realtime import SourceError
+
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(SourceError, match=message):
+        realtime.main(["--source", source if source.isdigit() else str(tmp_path / source), "--model", fer_exports[1], "--no-display"])
+
+
+def test_missing_camera_ends_in_one_line_and_closed_files(fer_exports, tmp_path):
+    log = tmp_path / "log.jsonl"
+    result = subprocess.run(
+        [sys.executable, "realtime.py", "--source", "9", "--model", fer_exports[1], "--no-display", "--log", str(log)],
+        capture_output=True, text=True, cwd=Path(realtime.__file__).parent, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: No camera at index 9")
+
+
+def test_model_without_labels_is_a_clear_error(tiny_vit, tmp_path):
+    with pytest.raises(ValueError, match="FER2013 models must have"):
+        realtime.main(["--source", str(tmp_path), "--model", tiny_vit, "--no-display"])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        realtime.main(["--source", "0", "--model", str(tmp_path / "nope"), "--no-display"])
+
+
+def test_face_photo_is_a_real_face():
+    photo = face_photo()
+    assert photo.shape[2] == 3 and min(photo.shape[:2]) >= 100
