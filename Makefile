@@ -21,21 +21,25 @@ DEMO_DIR ?= outputs/demo
 
 install: .venv/.installed
 
-$(SYNTHETIC): | .venv/.installed
+$(SYNTHETIC): fer_hf/synthetic.py | .venv/.installed
 	$(RUN) python -m fer_hf.synthetic --output $@
 
 demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
-	@echo "== 1/4 train: tiny ViT from scratch on $(DATA)"
+	@echo "== 1/5 train: tiny ViT from scratch on $(DATA)"
 	$(RUN) python train.py configs/demo.json --data $(DATA) --output_dir $(DEMO_DIR)/model --disable_tqdm true
-	@echo "== 2/4 evaluate on the validation split"
+	@echo "== 2/5 evaluate on the validation split"
 	$(RUN) python evaluate_model.py --model_dir $(DEMO_DIR)/model --data $(DATA) --split validation --output_dir $(DEMO_DIR)/eval --no_progress true
-	@echo "== 3/4 export to ONNX fp32 + int8 and verify"
+	@echo "== 3/5 export to ONNX fp32 + int8 and verify"
 	$(RUN) python export.py --model_dir $(DEMO_DIR)/model --output_dir $(DEMO_DIR)/export --data $(DATA) --split validation
-	@echo "== 4/4 realtime, headless, on a generated video of two real faces"
+	@echo "== 4/5 realtime, headless, on a generated video of two real faces"
 	$(RUN) python -m fer_hf.sample_video --output $(DEMO_DIR)/faces.mp4 --frames 60 --faces 2
 	$(RUN) python realtime.py --source $(DEMO_DIR)/faces.mp4 --model $(DEMO_DIR)/export/onnx-int8 --no-display \
 		--output $(DEMO_DIR)/faces_annotated.mp4 --log $(DEMO_DIR)/faces.jsonl
-	@echo "Demo done: model $(DEMO_DIR)/model, report $(DEMO_DIR)/eval/report.md, exports $(DEMO_DIR)/export, video $(DEMO_DIR)/faces_annotated.mp4"
+	@echo "== 5/5 Hub: model card + ready-to-push folder (dry run, nothing is uploaded)"
+	$(RUN) python -m fer_hf.hub --model_dir $(DEMO_DIR)/model --export_dir $(DEMO_DIR)/export --eval_dir $(DEMO_DIR)/eval \
+		--repo_id your-name/fer2013-demo --output_dir $(DEMO_DIR)/hub-upload --dry_run
+	@echo "Demo done: model $(DEMO_DIR)/model, report $(DEMO_DIR)/eval/report.md, exports $(DEMO_DIR)/export,"
+	@echo "  annotated video $(DEMO_DIR)/faces_annotated.mp4, face log $(DEMO_DIR)/faces.jsonl, Hub folder $(DEMO_DIR)/hub-upload"
 
 test: install
 	$(RUN) pytest

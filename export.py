@@ -47,7 +47,8 @@ class ExportArguments:
     )
     per_channel: bool = field(default=False, metadata={"help": "Quantize weights per channel instead of per tensor."})
     skip_quantization: bool = field(default=False, metadata={"help": "Export fp32 only."})
-    fp32_name: str = field(default="onnx", metadata={"help": "Sub-folder name of the fp32 export."})
+    # Not "onnx": Optimum's `subfolder="onnx"` would also match "onnx-int8/model.onnx" (a prefix match).
+    fp32_name: str = field(default="onnx-fp32", metadata={"help": "Sub-folder name of the fp32 export."})
     int8_name: str = field(default="onnx-int8", metadata={"help": "Sub-folder name of the int8 export."})
     data: Optional[str] = field(default=None, metadata={"help": "Also report fp32 and int8 accuracy on this data."})
     split: str = field(default="validation", metadata={"help": "Split for the accuracy check."})

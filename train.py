@@ -183,7 +183,7 @@ def main(args=None):
 
     # 7. Trainer: balanced sampler and MixUp for training batches, early stopping on validation loss.
     callbacks = []
-    if training_args.early_stopping_patience > 0:
+    if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
     trainer = FERTrainer(
         model=model,
@@ -230,6 +230,17 @@ def main(args=None):
         metrics["eval_macro_f1"],
         training_args.output_dir,
     )
+
+    # 11. Push the model, its image processor, the full validation report and fer-hf's model card.
+    if training_args.push_to_hub:
+        from fer_hf.evaluation import predict_dataset, write_evaluation
+        from fer_hf.inference import TorchClassifier
+
+        eval_dataset.reset_format()
+        probs, labels = predict_dataset(TorchClassifier(training_args.output_dir), eval_dataset, progress=False)
+        identifiers = {"model": training_args.hub_model_id or training_args.output_dir, "data": data_args.data, "split": "validation"}
+        write_evaluation(os.path.join(training_args.output_dir, "eval"), labels, probs, identifiers)
+        trainer.push_to_hub(commit_message="fer-hf: model, image processor, evaluation and model card")
     return metrics
 
 

@@ -4,7 +4,10 @@ Only three hooks change; the optimiser, schedule, metrics and callbacks are pass
 - `_get_train_sampler` draws training batches with a class-balanced `WeightedRandomSampler`;
 - `get_train_dataloader` uses `train_data_collator` (MixUp), so evaluation batches are never mixed;
 - `compute_loss` takes soft targets (B, C) from MixUp or hard labels (B,) from evaluation.
+`create_model_card` writes fer-hf's card (results read from `eval/metrics.json`) for `push_to_hub`.
 """
+
+import os
 
 from typing import Callable, Optional
 
@@ -57,3 +60,17 @@ class FERTrainer(Trainer):
         else:
             loss = F.cross_entropy(logits.float(), labels.to(logits.device))
         return (loss, outputs) if return_outputs else loss
+
+    def create_model_card(self, *args, **kwargs):
+        """Write fer-hf's model card to `output_dir/README.md` (called by `push_to_hub`)."""
+        if not self.is_world_process_zero():
+            return
+        from .hub import create_model_card
+
+        eval_dir = os.path.join(self.args.output_dir, "eval")
+        card = create_model_card(
+            self.args.output_dir,
+            eval_dir if os.path.isfile(os.path.join(eval_dir, "metrics.json")) else None,
+            repo_id=self.hub_model_id or self.args.hub_model_id,
+        )
+        card.save(os.path.join(self.args.output_dir, "README.md"))

@@ -83,6 +83,6 @@ def fer_exports(fer_checkpoint, tmp_path_factory):
     from fer_hf.export import export_onnx, quantize_dynamic
 
     out = tmp_path_factory.mktemp("exports")
-    fp32 = export_onnx(fer_checkpoint, str(out / "onnx"))
+    fp32 = export_onnx(fer_checkpoint, str(out / "onnx-fp32"))
     int8 = quantize_dynamic(fp32, str(out / "onnx-int8"), target="avx2")
     return fp32, int8

@@ -1,0 +1,143 @@
+"""Model card, upload folder and push: everything up to the Hub's front door (which is unreachable here)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import ModelCard, metadata_load
+from PIL import Image
+from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
+
+import evaluate_model
+import fer_hf.hub as hub
+from fer_hf.hub import assemble_upload_folder, create_model_card
+from fer_hf.labels import EMOTIONS
+from fer_hf.synthetic import generate
+
+
+@pytest.fixture(scope="module")
+def upload(fer_checkpoint, fer_exports, synthetic_csv, tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    (root / "export").mkdir()
+    for folder in fer_exports:
+        os.symlink(folder, root / "export" / os.path.basename(folder))
+    eval_dir = root / "eval"
+    evaluate_model.main(["--model_dir", fer_checkpoint, "--data", synthetic_csv, "--split", "validation",
+                         "--output_dir", str(eval_dir), "--no_progress", "true"])  # fmt: skip
+    folder = hub.main(["--model_dir", fer_checkpoint, "--export_dir", str(root / "export"), "--eval_dir", str(eval_dir),
+                       "--repo_id", "someone/fer-test", "--output_dir", str(root / "upload"), "--dry_run"])  # fmt: skip
+    return folder, json.loads((eval_dir / "metrics.json").read_text())
+
+
+def test_card_metadata_validates_and_numbers_come_from_metrics(upload):
+    folder, metrics = upload
+    card = ModelCard.load(folder / "README.md")  # huggingface_hub's own parser and model-index checks
+    meta = metadata_load(folder / "README.md")
+    assert meta["license"] == "mit" and meta["library_name"] == "transformers"
+    assert meta["pipeline_tag"] == "image-classification" and "fer2013" in meta["datasets"]
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results == {"accuracy": round(metrics["accuracy"], 4), "f1": round(metrics["macro_f1"], 4)}
+    assert all(r.dataset_split == "validation" for r in card.data.eval_results)
+    text = card.text
+    for name in EMOTIONS:
+        assert f"| {name} | {metrics['per_class'][name]['precision']:.4f} |" in text
+    assert "eval/confusion_matrix.png" in text and (folder / "eval" / "confusion_matrix.png").stat().st_size > 0
+    assert 'subfolder="onnx-int8"' in text and "Limitations" in text and "not an emotion" in text
+
+
+def test_card_without_evaluation_claims_nothing(fer_checkpoint):
+    card = create_model_card(fer_checkpoint)
+    assert card.data.eval_results is None and "model-index" not in str(card)
+    assert "no results are claimed" in card.text
+
+
+def test_upload_folder_round_trips_every_loader(upload):
+    from optimum.onnxruntime import ORTModelForImageClassification
+
+    folder, _ = upload
+    assert not (folder / "training_args.bin").exists()  # no pickles on the Hub
+    face = Image.fromarray(generate(1, seed=5)[0][0]).convert("RGB")
+    model = AutoModelForImageClassification.from_pretrained(folder).eval()
+    processor = AutoImageProcessor.from_pretrained(folder)
+    with torch.no_grad():
+        reference = model(**processor(face, return_tensors="pt")).logits.softmax(-1)[0].numpy()
+    expected = EMOTIONS[int(reference.argmax())]
+    assert pipeline("image-classification", model=str(folder))(face, top_k=1)[0]["label"] == expected
+    for subfolder, tolerance in (("onnx-fp32", 1e-4), ("onnx-int8", 0.1)):
+        ort = ORTModelForImageClassification.from_pretrained(folder, subfolder=subfolder)
+        probs = ort(**processor(face, return_tensors="pt")).logits.softmax(-1)[0].numpy()
+        np.testing.assert_allclose(probs, reference, atol=tolerance)
+        assert EMOTIONS[int(probs.argmax())] == expected
+
+
+def test_push_hands_the_folder_to_hf_api(upload, monkeypatch):
+    folder, _ = upload
+    calls = {}
+
+    class FakeApi:
+        def create_repo(self, repo_id, private, exist_ok):
+            calls["create"] = (repo_id, private, exist_ok)
+
+        def upload_folder(self, folder_path, repo_id, commit_message):
+            calls["upload"] = (folder_path, repo_id, sorted(os.listdir(folder_path)))
+            return "https://huggingface.co/someone/fer-test/commit/abc"
+
+    monkeypatch.setattr(hub, "HfApi", FakeApi)
+    monkeypatch.setattr(hub, "get_token", lambda: "hf_secret_token")
+    url = hub.push_folder(str(folder), "someone/fer-test", private=True)
+    assert calls["create"] == ("someone/fer-test", True, True)
+    assert calls["upload"][0] == str(folder) and {"README.md", "model.safetensors", "onnx-fp32", "onnx-int8", "eval"} <= set(calls["upload"][2])
+    assert url.endswith("/commit/abc")
+
+
+def test_missing_token_and_missing_metrics_are_clear(upload, fer_checkpoint, tmp_path, monkeypatch, capsys):
+    folder, _ = upload
+    monkeypatch.setattr(hub, "get_token", lambda: None)
+    with pytest.raises(ValueError, match="No Hugging Face token found: run `huggingface-cli login` or set HF_TOKEN"):
+        hub.push_folder(str(folder), "someone/fer-test")
+    with pytest.raises(FileNotFoundError, match="has no metrics.json; run evaluate_model.py"):
+        hub.main(["--model_dir", fer_checkpoint, "--eval_dir", str(tmp_path), "--repo_id", "a/b", "--dry_run",
+                  "--output_dir", str(tmp_path / "up")])  # fmt: skip
+
+
+def test_token_is_never_printed_or_written(upload, monkeypatch, capsys):
+    folder, _ = upload
+    secret = "hf_do_not_leak_123"
+
+    class FakeApi:
+        def create_repo(self, *args, **kwargs):
+            pass
+
+        def upload_folder(self, **kwargs):
+            return "ok"
+
+    monkeypatch.setattr(hub, "HfApi", FakeApi)
+    monkeypatch.setattr(hub, "get_token", lambda: secret)
+    hub.push_folder(str(folder), "someone/fer-test")
+    out = capsys.readouterr()
+    assert secret not in out.out + out.err
+    assert not any(secret in p.read_text(errors="ignore") for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".md"))
+
+
+def test_train_push_to_hub_writes_our_card_and_pushes(synthetic_csv, tiny_vit, tmp_path, monkeypatch):
+    """train.py --push_to_hub, with the two Hub calls Trainer makes replaced at the boundary."""
+    import transformers.trainer as trainer_module
+
+    import train
+
+    pushed = {}
+    monkeypatch.setattr(trainer_module, "create_repo", lambda repo_id, **kw: type("R", (), {"repo_id": repo_id})())
+    monkeypatch.setattr(trainer_module, "upload_folder", lambda **kw: pushed.update(kw) or "ok")
+    out = tmp_path / "run"
+    train.main(["--data", synthetic_csv, "--model_name_or_path", tiny_vit, "--output_dir", str(out), "--max_steps", "2",
+                "--per_device_train_batch_size", "16", "--eval_strategy", "no", "--save_strategy", "no",
+                "--load_best_model_at_end", "false", "--push_to_hub", "true", "--hub_model_id", "someone/fer-run",
+                "--disable_tqdm", "true"])  # fmt: skip
+    card = ModelCard.load(out / "README.md")
+    assert pushed["repo_id"] == "someone/fer-run" and pushed["folder_path"] == str(out)
+    assert card.data.eval_results[0].dataset_split == "validation"
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert card.data.eval_results[0].metric_value == round(metrics["accuracy"], 4)
+    assert "someone/fer-run" in card.text
