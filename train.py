@@ -3,6 +3,7 @@
 
     python train.py --data path/to/fer2013.csv --output_dir outputs/vit-fer
     python train.py configs/demo.json              # a JSON file supplies defaults; later flags override
+    python train.py --preset cpu-small --data path/to/fer2013.csv   # = configs/cpu-small.json: MobileViT, CPU
 
 The recipe: class-balanced sampling, MixUp, warmup → plateau → cosine LR, separate backbone and head learning
 rates, frozen embeddings and first encoder layer, early stopping on validation loss.
@@ -15,6 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+import datasets
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -27,7 +29,7 @@ from fer_hf.mixup import MixupCollator
 from fer_hf.modeling import DEFAULT_BACKBONE, create_model, create_param_groups, load_image_processor
 from fer_hf.schedule import create_warmup_plateau_cosine_scheduler
 from fer_hf.trainer import FERTrainer
-from fer_hf.transforms import FERTransform
+from fer_hf.transforms import FERTransform, collate
 
 
 logger = logging.getLogger("train")
@@ -159,8 +161,11 @@ def main(args=None):
         model.num_parameters(only_trainable=True) / 1e6,
     )
 
-    # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler).
+    # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler). Images reach
+    #    the transform as PNG/JPEG bytes and are decoded straight to grayscale there, skipping PIL.
     train_labels = train_dataset.with_format("numpy")["label"][:]
+    train_dataset = train_dataset.cast_column("image", datasets.Image(decode=False))
+    eval_dataset = eval_dataset.cast_column("image", datasets.Image(decode=False))
     crop_scale = (data_args.crop_scale_min, 1.0)
     train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob))
     eval_dataset.set_transform(FERTransform(image_processor, train=False))
@@ -191,7 +196,7 @@ def main(args=None):
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=image_processor,
-        data_collator=torch.utils.data.default_collate,
+        data_collator=collate,
         train_data_collator=MixupCollator(
             NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob, training_args.label_smoothing_factor
         ),

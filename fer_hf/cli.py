@@ -3,6 +3,7 @@
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import datasets
@@ -14,10 +15,25 @@ class UserError(ValueError):
     """A problem with the user's input; the scripts print it as one line and exit with status 2."""
 
 
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
 def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
-    """Parse dataclasses from flags; a leading `config.json` supplies defaults that later flags override."""
+    """Parse dataclasses from flags; a leading `config.json` supplies defaults that later flags override.
+
+    `--preset NAME` is the same as a leading `configs/NAME.json`.
+    """
     parser = HfArgumentParser(dataclass_types)
     args = list(sys.argv[1:] if args is None else args)
+    if "--preset" in args:
+        at = args.index("--preset")
+        if at + 1 >= len(args):
+            raise UserError("--preset needs a name, e.g. --preset cpu-small.")
+        path = PRESETS_DIR / f"{args[at + 1]}.json"
+        if not path.is_file():
+            known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
+            raise UserError(f"Unknown preset '{args[at + 1]}'; choose one of {', '.join(known)}.")
+        args = [str(path)] + args[:at] + args[at + 2 :]
     if args and args[0].endswith(".json"):
         try:
             with open(args[0]) as f:

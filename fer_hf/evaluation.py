@@ -24,16 +24,20 @@ from sklearn.metrics import (
 from tqdm.auto import tqdm
 
 from .labels import EMOTIONS
+from .transforms import decode_gray
 
 
 def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none", progress: bool = True):
     """Probabilities `(n, 7)` and labels `(n,)` of a split, in batches; `tta="hflip"` averages with the mirror."""
     if tta not in ("none", "hflip"):
         raise ValueError(f"Unknown --tta '{tta}'; use none or hflip.")
+    import datasets
+
+    dataset = dataset.cast_column("image", datasets.Image(decode=False))  # decoded straight to grayscale below
     probs, labels = [], []
     for start in tqdm(range(0, len(dataset), batch_size), desc="Evaluating", disable=not progress, unit="batch"):
         batch = dataset[start : start + batch_size]
-        faces = [np.asarray(image.convert("L")) for image in batch["image"]]
+        faces = [decode_gray(image) for image in batch["image"]]
         p = classifier.predict_proba(faces)
         if tta == "hflip":
             p = (p + classifier.predict_proba([face[:, ::-1] for face in faces])) / 2

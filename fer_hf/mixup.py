@@ -9,7 +9,8 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import default_collate
+
+from .transforms import collate
 
 
 def one_hot(target: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
@@ -61,7 +62,7 @@ class MixupCollator:
         return 1.0
 
     def __call__(self, examples: Sequence[dict]) -> dict:
-        batch = default_collate(examples)
+        batch = collate(examples)
         lam = self.sample_lambda()
         if lam < 1.0:
             batch["pixel_values"] = lam * batch["pixel_values"] + (1.0 - lam) * batch["pixel_values"].flip(0)

@@ -21,7 +21,9 @@ import numpy as np
 from .inference import EmotionClassifier, load_classifier, softmax
 
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "fer2013-cpu-small" / "onnx-int8"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "fer2013-cpu-small" / "onnx-int8"
+DEMO_MODEL_DIR = REPO_ROOT / "outputs" / "demo" / "export" / "onnx-int8"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -239,13 +241,21 @@ class EmotionRecognizer:
 
 
 def default_model_dir() -> Path:
-    """The model shipped in the repository, or a clear error saying how to get one."""
-    if not (DEFAULT_MODEL_DIR / "config.json").exists():
-        raise FileNotFoundError(
-            f"No model given and the shipped default {DEFAULT_MODEL_DIR} is missing; pass --model DIR "
-            "(e.g. outputs/demo/export/onnx-int8 after `make demo`, or a folder from export.py)."
+    """The model shipped in the repository; else the demo's (trained on synthetic faces); else a clear error."""
+    if (DEFAULT_MODEL_DIR / "config.json").exists():
+        return DEFAULT_MODEL_DIR
+    if (DEMO_MODEL_DIR / "config.json").exists():
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "Using the demo model %s: it was trained on synthetic cartoon faces, so its labels on real faces are not "
+            "meaningful. Pass --model with a model trained on FER2013.", DEMO_MODEL_DIR
         )
-    return DEFAULT_MODEL_DIR
+        return DEMO_MODEL_DIR
+    raise FileNotFoundError(
+        f"No model given, and neither the shipped {DEFAULT_MODEL_DIR} nor the demo's {DEMO_MODEL_DIR} exists; "
+        "pass --model DIR (a folder from export.py or train.py), or run `make demo` first."
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
