@@ -11,7 +11,7 @@ SYNTHETIC := data/fer-synthetic.csv.gz
 DATA ?= $(SYNTHETIC)
 DEMO_DIR ?= outputs/demo
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 # uv installs the locked, matching torch/torchvision pair; it is bootstrapped with pip when missing.
 .venv/.installed: pyproject.toml uv.lock
@@ -43,6 +43,13 @@ demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 
 test: install
 	$(RUN) pytest
+
+# Benchmarks print Markdown tables (BENCHMARKS.md holds the last ones, with their machine and command).
+bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
+	$(RUN) python bench/bench_data.py --data $(DATA)
+	$(RUN) python bench/bench_train.py --data $(DATA)
+	$(RUN) python bench/bench_inference.py
+	$(RUN) python realtime.py --benchmark $(if $(wildcard models/fer2013-cpu-small/onnx-int8),,--model $(DEMO_DIR)/export/onnx-int8)
 
 clean:
 	rm -rf outputs data .pytest_cache

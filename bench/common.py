@@ -6,6 +6,9 @@ import sys
 
 import torch
 
+# Scripts here are run as `python bench/NAME.py` from the repository root; make `fer_hf` importable.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def machine() -> str:
     """One line naming the CPU, its cores, torch's threads and the GPU, if any."""
