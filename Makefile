@@ -11,7 +11,7 @@ SYNTHETIC := data/fer-synthetic.csv.gz
 DATA ?= $(SYNTHETIC)
 DEMO_DIR ?= outputs/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench cpu-model clean
 
 # uv installs the locked, matching torch/torchvision pair; it is bootstrapped with pip when missing.
 .venv/.installed: pyproject.toml uv.lock
@@ -50,6 +50,16 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	$(RUN) python bench/bench_train.py --data $(DATA)
 	$(RUN) python bench/bench_inference.py
 	$(RUN) python realtime.py --benchmark $(if $(wildcard models/fer2013-cpu-small/onnx-int8),,--model $(DEMO_DIR)/export/onnx-int8)
+
+# The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
+CPU_DIR := outputs/cpu-small
+cpu-model: install
+	@test -f "$(DATA)" -a "$(DATA)" != "$(SYNTHETIC)" || { echo "pass DATA=path/to/fer2013.csv"; exit 2; }
+	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true
+	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true
+	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation
+	$(RUN) python -m fer_hf.hub --model_dir $(CPU_DIR) --export_dir $(CPU_DIR)-export --eval_dir $(CPU_DIR)/eval-validation \
+		--repo_id fer-hf/fer2013-cpu-small --output_dir models/fer2013-cpu-small --dry_run
 
 clean:
 	rm -rf outputs data .pytest_cache

@@ -39,6 +39,11 @@ logger = logging.getLogger("train")
 class ModelArguments:
     """Which backbone to fine-tune and how its head and frozen layers are set up."""
 
+    preset: Optional[str] = field(
+        default=None,
+        metadata={"help": "A named recipe, configs/NAME.json (cpu-small: MobileViT-XXS from scratch at 48 px on CPU)."},
+    )
+
     model_name_or_path: str = field(
         default=DEFAULT_BACKBONE, metadata={"help": "Backbone: a Hub id or a local directory with config.json."}
     )

@@ -25,6 +25,7 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
     """
     parser = HfArgumentParser(dataclass_types)
     args = list(sys.argv[1:] if args is None else args)
+    preset = None
     if "--preset" in args:
         at = args.index("--preset")
         if at + 1 >= len(args):
@@ -33,6 +34,7 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
         if not path.is_file():
             known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
             raise UserError(f"Unknown preset '{args[at + 1]}'; choose one of {', '.join(known)}.")
+        preset = args[at + 1]
         args = [str(path)] + args[:at] + args[at + 2 :]
     if args and args[0].endswith(".json"):
         try:
@@ -41,6 +43,8 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
         except (OSError, json.JSONDecodeError) as err:
             raise UserError(f"Cannot read config file {args[0]}: {err}") from None
         known = {action.dest for action in parser._actions}
+        if preset and "preset" in known:
+            defaults["preset"] = preset
         unknown = sorted(set(defaults) - known)
         if unknown:
             raise UserError(f"{args[0]}: unknown keys {unknown}; run with --help for the valid ones.")
@@ -53,11 +57,14 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
     return parser.parse_args_into_dataclasses(args=args)
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """Timestamped INFO logging for our modules, transformers and datasets."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level)
-    transformers.utils.logging.set_verbosity(max(level, logging.WARNING))
-    datasets.utils.logging.set_verbosity(max(level, logging.WARNING))
+def setup_logging(library_level: int = logging.WARNING) -> None:
+    """Timestamped INFO logging for the scripts and fer_hf; transformers and datasets at `library_level`."""
+    # The root logger stays at WARNING: onnxruntime's quantizer logs one INFO line per tensor to it.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.WARNING)
+    for name in ("fer_hf", "train", "evaluate", "export"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    transformers.utils.logging.set_verbosity(library_level)
+    datasets.utils.logging.set_verbosity(library_level)
 
 
 def run(main: Callable[[], object]) -> None:

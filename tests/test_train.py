@@ -86,3 +86,24 @@ def test_script_prints_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: Data path")
     assert "Traceback" not in result.stderr
+
+
+def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
+    """--preset cpu-small: MobileViT from scratch at 48 px, a few steps, then the ONNX export."""
+    import export
+
+    out = tmp_path / "preset"
+    train.main(["--preset", "cpu-small", "--data", synthetic_csv, "--output_dir", str(out), "--max_steps", "2",
+                "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+                "--disable_tqdm", "true"])  # fmt: skip
+    saved = json.loads((out / "fer_hf_args.json").read_text())
+    assert saved["model"]["preset"] == "cpu-small" and saved["model"]["train_from_scratch"]
+    model = AutoModelForImageClassification.from_pretrained(out)
+    assert model.config.model_type == "mobilevit" and model.config.id2label == ID2LABEL
+    report = export.main(["--model_dir", str(out), "--output_dir", str(tmp_path / "export"), "--num_faces", "4", "--repeats", "1"])
+    assert report["fp32_max_abs_logit_diff"] < 1e-3
+
+
+def test_unknown_preset_lists_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, demo"):
+        train.main(["--preset", "gpu-huge", "--output_dir", str(tmp_path)])
