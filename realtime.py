@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Label every face in a webcam, video, image or folder of images with its emotion and confidence.
 
-    python realtime.py                                          # webcam 0, shipped int8 model, window
+    python realtime.py                                          # webcam 0, default model (see --model), window
     python realtime.py --source clip.mp4 --no-display --output out.mp4 --log faces.jsonl
     python realtime.py --source photo.jpg --output labelled.jpg --no-display
     python realtime.py --benchmark                              # FPS and per-stage latency, 1 and 3 faces
@@ -23,7 +23,7 @@ from fer_hf.realtime import EmotionRecognizer, FaceTracker, open_source, run_str
 def parse_args(args=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--source", default="0", help="Webcam index, video file, image file or folder of images.")
-    parser.add_argument("--model", default=None, help="ONNX folder from export.py or a train.py checkpoint (default: shipped int8 model).")
+    parser.add_argument("--model", default=None, help="ONNX folder from export.py or a train.py checkpoint (default: models/fer2013-cpu-small/onnx-int8 if present, else the demo model).")
     parser.add_argument("--detector", default="haar", choices=["haar", "yunet"], help="Face detector.")
     parser.add_argument("--yunet_model", default=None, help="Path of YuNet's face_detection_yunet_*.onnx (with --detector yunet).")
     parser.add_argument("--detect_width", type=int, default=320, help="Haar: detect on a frame scaled to this width (0: full size).")
@@ -65,7 +65,7 @@ def main(args=None):
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     if args.benchmark:
         return benchmark(args)
-    # 1. Model and detector (the int8 model shipped in the repository unless --model says otherwise).
+    # 1. Model and detector (--model, else the shipped model, else the demo model).
     recognizer = EmotionRecognizer.from_pretrained(args.model, args.detector, args.yunet_model, args.margin,
                                                    detect_width=args.detect_width, min_size=args.min_face)  # fmt: skip
     tracker = FaceTracker(0.0 if args.no_smoothing else args.smoothing, max_missed=args.max_missed)
