@@ -46,21 +46,8 @@ def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none"
     return np.concatenate(probs), np.asarray(labels)
 
 
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    """Top-1 expected calibration error over `n_bins` equal-width confidence bins."""
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        mask = bins == b
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(ece)
-
-
 def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15):
-    """Per-bin (mean confidence, accuracy, count) for a reliability diagram."""
+    """Per-bin (mean confidence, accuracy, count) over `n_bins` equal-width top-1 confidence bins."""
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
@@ -71,6 +58,12 @@ def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15):
         np.bincount(bins, weights=correct, minlength=n_bins) / safe,
         counts,
     )
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Top-1 expected calibration error over `n_bins` equal-width confidence bins."""
+    confidence, accuracy, counts = reliability_bins(probs, labels, n_bins)
+    return float(np.sum(counts / len(labels) * np.abs(accuracy - confidence)))
 
 
 def compute_metrics_report(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str] = EMOTIONS) -> dict:

@@ -8,6 +8,7 @@ optimise the graph (`ORTOptimizer`), then quantize weights to int8 with activati
 """
 
 import logging
+import math
 import os
 import platform
 import shutil
@@ -56,10 +57,9 @@ def check_checkpoint(model_dir: str) -> None:
             f"Checkpoint '{model_dir}' is missing {', '.join(missing)}; pass --model_dir the folder train.py wrote "
             "(it holds config.json, model.safetensors and preprocessor_config.json)."
         )
-    import json
+    from .inference import read_config
 
-    with open(os.path.join(model_dir, "config.json")) as f:
-        check_fer_labels(json.load(f).get("id2label", {}), model_dir)
+    check_fer_labels(read_config(model_dir).get("id2label", {}), model_dir)
 
 
 def export_onnx(model_dir: str, output_dir: str, opset: Optional[int] = None) -> str:
@@ -170,10 +170,11 @@ def verify_export(model_dir: str, fp32_dir: str, int8_dir: Optional[str], faces,
         report["int8_max_prob_diff"] = float(np.abs(p32 - p8).max())
         report["sizes_mb"]["onnx_int8"] = file_size_mb(models["onnx_int8"].onnx_path)
         report["int8_quantized_operators"] = quantized_operators(models["onnx_int8"].onnx_path)
+    # Batches of 1 and 8 faces, cycling through the given faces when there are fewer than 8.
+    batches = {n: pixel_values.repeat(math.ceil(n / len(pixel_values)), 1, 1, 1)[:n] for n in (1, 8)}
     for name, model in models.items():
         report["latency_ms_per_image"][name] = {
-            f"batch_{n}": median_latency_ms(model.logits, pixel_values[:n].repeat(max(1, -(-n // len(pixel_values))), 1, 1, 1)[:n], repeats=repeats)
-            for n in (1, 8)
+            f"batch_{n}": median_latency_ms(model.logits, batch, repeats=repeats) for n, batch in batches.items()
         }
     return report
 

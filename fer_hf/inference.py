@@ -74,7 +74,7 @@ class OnnxClassifier(EmotionClassifier):
         from .modeling import load_image_processor
 
         path = Path(model_dir) / (file_name or find_onnx_file(model_dir))
-        config = _read_config(model_dir)
+        config = read_config(model_dir)
         check_fer_labels(config.get("id2label", {}), model_dir)
         super().__init__(model_dir, load_image_processor(model_dir), config["id2label"])
         options = ort.SessionOptions()
@@ -121,6 +121,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def _read_config(model_dir: str) -> dict:
+def read_config(model_dir: str) -> dict:
+    """A model folder's `config.json` as a dict."""
     with open(os.path.join(model_dir, "config.json")) as f:
         return json.load(f)

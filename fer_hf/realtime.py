@@ -9,6 +9,9 @@
 - `EmotionRecognizer` is the Python API: `EmotionRecognizer.from_pretrained(model_dir).predict(image)`.
 """
 
+import csv
+import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -245,8 +248,6 @@ def default_model_dir() -> Path:
     if (DEFAULT_MODEL_DIR / "config.json").exists():
         return DEFAULT_MODEL_DIR
     if (DEMO_MODEL_DIR / "config.json").exists():
-        import logging
-
         logging.getLogger(__name__).warning(
             "Using the demo model %s: it was trained on synthetic cartoon faces, so its labels on real faces are not "
             "meaningful. Pass --model with a model trained on FER2013.", DEMO_MODEL_DIR
@@ -313,8 +314,6 @@ def _read_capture(capture, name: str) -> Iterator[np.ndarray]:
 
 
 def _read_images(files: Sequence[Path], strict: bool = False) -> Iterator[np.ndarray]:
-    import logging
-
     for file in files:
         frame = cv2.imread(str(file))
         if frame is None:
@@ -364,8 +363,6 @@ class FrameLog:
     """One record per face per frame, as JSON lines (`.jsonl`) or CSV (`.csv`)."""
 
     def __init__(self, path: str, labels: Sequence[str]):
-        import csv
-
         self.path, self.labels = path, list(labels)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "w", newline="")
@@ -375,8 +372,6 @@ class FrameLog:
             self.csv.writerow(["frame", "time_s", "track_id", "x", "y", "w", "h", "label", "confidence", *self.labels])
 
     def write(self, frame_index: int, time_s: float, faces: Sequence[Face]) -> None:
-        import json
-
         for face in faces:
             if self.csv:
                 self.csv.writerow([frame_index, f"{time_s:.4f}", face.track_id, *face.box, face.label, f"{face.confidence:.4f}",
