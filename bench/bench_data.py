@@ -1,7 +1,8 @@
 """Training input pipeline throughput: fer-hf's path against the common notebook approach, in one run.
 
-fer-hf: the cached `datasets` split (PNG bytes, memory-mapped) → `set_transform` with a batch transform on
-uint8 tensors → class-balanced sampler → MixUp collator, exactly as train.py builds it.
+fer-hf: the cached `datasets` split, decoded once to raw grayscale (`decode_images`, memory-mapped) →
+`set_transform` with a batch transform on one uint8 tensor per batch → class-balanced sampler → MixUp collator,
+exactly as train.py builds it.
 Naive reference: `pandas.read_csv` → per item `row.pixels.split()` → NumPy → PIL → torchvision `Compose`
 (Grayscale(3), Resize, RandomResizedCrop, RandomHorizontalFlip, ToTensor, Normalize) → default collate.
 
@@ -11,7 +12,6 @@ Naive reference: `pandas.read_csv` → per item `row.pixels.split()` → NumPy �
 import argparse
 import time
 
-import datasets
 import numpy as np
 import pandas as pd
 import torch
@@ -21,7 +21,7 @@ from torchvision import transforms as T
 from transformers import ViTImageProcessor
 
 from common import header
-from fer_hf.data import load_fer2013
+from fer_hf.data import decode_images, load_fer2013
 from fer_hf.mixup import MixupCollator
 from fer_hf.sampling import create_class_balanced_sampler
 from fer_hf.transforms import FERTransform
@@ -66,8 +66,8 @@ def main():
     args = parser.parse_args()
     header("Training input pipeline (samples/s, single process)")
     start = time.perf_counter()
-    train = load_fer2013(args.data)["train"].cast_column("image", datasets.Image(decode=False))  # as train.py does
-    print(f"load_fer2013 (cached): {time.perf_counter() - start:.2f} s for {len(train)} rows")
+    train = decode_images(load_fer2013(args.data)["train"])  # as train.py does
+    print(f"load_fer2013 + decode_images (cached): {time.perf_counter() - start:.2f} s for {len(train)} rows")
     labels = train.with_format("numpy")["label"][:]
     print(f"\n| input size | fer-hf samples/s | naive samples/s | ratio |\n|---|---|---|---|")
     for size in args.sizes:

@@ -24,7 +24,7 @@ from sklearn.metrics import (
 from tqdm.auto import tqdm
 
 from .labels import EMOTIONS
-from .transforms import decode_gray
+from .transforms import decode_gray, pixels_to_gray
 
 
 def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none", progress: bool = True):
@@ -33,11 +33,16 @@ def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none"
         raise ValueError(f"Unknown --tta '{tta}'; use none or hflip.")
     import datasets
 
-    dataset = dataset.cast_column("image", datasets.Image(decode=False))  # decoded straight to grayscale below
+    dataset = dataset.with_format(None)  # plain rows, whatever transform training had set
+    if "image" in dataset.column_names:
+        dataset = dataset.cast_column("image", datasets.Image(decode=False))  # decoded straight to grayscale below
     probs, labels = [], []
     for start in tqdm(range(0, len(dataset), batch_size), desc="Evaluating", disable=not progress, unit="batch"):
         batch = dataset[start : start + batch_size]
-        faces = [decode_gray(image) for image in batch["image"]]
+        if "pixels" in batch:  # already decoded by `fer_hf.data.decode_images`
+            faces = [g[0].numpy() for g in pixels_to_gray(batch["pixels"], batch["height"], batch["width"])]
+        else:
+            faces = [decode_gray(image) for image in batch["image"]]
         p = classifier.predict_proba(faces)
         if tta == "hflip":
             p = (p + classifier.predict_proba([face[:, ::-1] for face in faces])) / 2

@@ -64,6 +64,8 @@ def to_gray_tensor(image: ImageLike) -> torch.Tensor:
 
 def resize_faces(faces: Sequence[ImageLike], size) -> torch.Tensor:
     """`(B, 1, H, W)` `uint8` faces resized (antialiased bilinear) to `size`; one call when all inputs match in size."""
+    if isinstance(faces, torch.Tensor) and faces.ndim == 4:
+        return F.resize(faces, list(size), antialias=True)
     gray = [to_gray_tensor(face) for face in faces]
     if all(g.shape == gray[0].shape for g in gray):
         return F.resize(torch.stack(gray), list(size), antialias=True)
@@ -84,6 +86,14 @@ def normalize(gray: torch.Tensor, image_processor) -> torch.Tensor:
 def preprocess_faces(faces: Sequence[ImageLike], image_processor) -> torch.Tensor:
     """The evaluation preprocessing: grayscale → resize → 3 channels → normalise. Returns `(B, 3, H, W)`."""
     return normalize(resize_faces(faces, processor_image_size(image_processor)), image_processor)
+
+
+def pixels_to_gray(pixels: Sequence[bytes], heights: Sequence[int], widths: Sequence[int]):
+    """Raw grayscale rows (`decode_images`' `pixels`) → one `(B, 1, H, W)` `uint8` tensor when all share a size,
+    else a list of `(1, H, W)` tensors."""
+    if len(set(heights)) == 1 and len(set(widths)) == 1:
+        return torch.frombuffer(bytearray(b"".join(pixels)), dtype=torch.uint8).view(len(pixels), 1, heights[0], widths[0])
+    return [torch.frombuffer(bytearray(p), dtype=torch.uint8).view(1, h, w) for p, h, w in zip(pixels, heights, widths)]
 
 
 def random_resized_crop_boxes(n: int, height: int, width: int, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), attempts: int = 10):
@@ -136,13 +146,16 @@ class FERTransform:
         return out
 
     def __call__(self, batch: dict) -> dict:
-        if self.train:
-            gray = [to_gray_tensor(image) for image in batch["image"]]
-            if any(g.shape != gray[0].shape for g in gray):
-                gray = [F.resize(g, list(self.size), antialias=True) for g in gray]
-            pixel_values = normalize(self.augment(torch.stack(gray)), self.image_processor)
+        if "pixels" in batch:  # decoded once by `fer_hf.data.decode_images`
+            gray = pixels_to_gray(batch["pixels"], batch["height"], batch["width"])
         else:
-            pixel_values = preprocess_faces(batch["image"], self.image_processor)
+            gray = [to_gray_tensor(image) for image in batch["image"]]
+        if self.train:
+            if not isinstance(gray, torch.Tensor):  # mixed sizes are brought to the input size first
+                gray = resize_faces(gray, self.size) if any(g.shape != gray[0].shape for g in gray) else torch.stack(gray)
+            pixel_values = normalize(self.augment(gray), self.image_processor)
+        else:
+            pixel_values = preprocess_faces(gray, self.image_processor)
         out = {"pixel_values": pixel_values}
         if "label" in batch:
             out["labels"] = batch["label"]

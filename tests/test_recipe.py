@@ -25,6 +25,29 @@ def test_eval_transform_shape_normalisation_and_determinism(gray_faces):
     assert torch.equal(out["pixel_values"], transform({"image": gray_faces})["pixel_values"])
 
 
+def test_decoded_pixels_give_the_same_batches_as_image_bytes(gray_faces):
+    import cv2
+    from datasets import ClassLabel, Dataset, Features, Image
+
+    from fer_hf.data import decode_images
+
+    sizes = [(48, 48)] * 4 + [(40, 56)]  # the last, differently sized image takes the per-image path
+    faces = gray_faces + [np.random.default_rng(1).integers(0, 256, sizes[-1], dtype=np.uint8)]
+    images = [{"bytes": cv2.imencode(".png", face)[1].tobytes(), "path": None} for face in faces]
+    features = Features({"image": Image(), "label": ClassLabel(num_classes=7)})
+    dataset = Dataset.from_dict({"image": images, "label": [0, 1, 2, 3, 4]}, features=features)
+    decoded = decode_images(dataset)
+    assert set(decoded.column_names) == {"pixels", "height", "width", "label"}
+    assert decoded[4]["height"] == 40 and decoded[4]["width"] == 56
+    transform = FERTransform(_processor(32), train=False)
+    for rows in (slice(0, 4), slice(0, 5)):
+        expected = transform(dataset[rows])["pixel_values"]
+        torch.testing.assert_close(transform(decoded[rows])["pixel_values"], expected, rtol=0, atol=0)
+    # Training batches of raw pixels are augmented to the input size, mixed sizes included.
+    torch.manual_seed(0)
+    assert FERTransform(_processor(32), train=True)(decoded[0:5])["pixel_values"].shape == (5, 3, 32, 32)
+
+
 def test_normalisation_comes_from_the_image_processor():
     white = [np.full((48, 48), 255, dtype=np.uint8)]
     in21k = preprocess_faces(white, _processor(mean=0.5, std=0.5))
@@ -55,6 +78,13 @@ def test_sampler_evens_out_classes():
     assert len(drawn) == len(labels)
     counts = np.bincount(drawn, minlength=3) / len(drawn)
     np.testing.assert_allclose(counts, [1 / 3] * 3, atol=0.05)
+
+
+def test_square_root_balancing_draws_classes_by_the_root_of_their_size():
+    labels = np.array([0] * 900 + [1] * 100)
+    sampler = create_class_balanced_sampler(labels, 2, generator=torch.Generator().manual_seed(0), power=0.5)
+    counts = np.bincount(labels[list(sampler)], minlength=2) / len(labels)
+    np.testing.assert_allclose(counts, [30 / 40, 10 / 40], atol=0.04)  # sqrt(900) : sqrt(100) = 3 : 1
 
 
 def test_mixup_targets_sum_to_one_and_loss_is_lambda_weighted():
