@@ -16,13 +16,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-import datasets
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from fer_hf.cli import UserError, parse_args, run, setup_logging
-from fer_hf.data import load_fer2013, require_split
+from fer_hf.data import decode_images, load_fer2013, require_split
 from fer_hf.labels import NUM_LABELS
 from fer_hf.metrics import compute_metrics
 from fer_hf.mixup import MixupCollator
@@ -52,6 +51,10 @@ class ModelArguments:
     )
     train_from_scratch: bool = field(
         default=False, metadata={"help": "Initialise randomly from the backbone's config instead of its weights."}
+    )
+    conv_init: str = field(
+        default="config",
+        metadata={"help": "From scratch: 'config' (the architecture's init) or 'kaiming' (He init of conv+BatchNorm)."},
     )
     classifier_dropout: float = field(default=0.4, metadata={"help": "Dropout before the linear classifier."})
     freeze_layers: int = field(
@@ -115,6 +118,9 @@ class FERTrainingArguments(TrainingArguments):
     mixup_alpha: float = field(default=9.0, metadata={"help": "MixUp Beta(alpha, alpha) parameter."})
     mixup_prob: float = field(default=0.5, metadata={"help": "Probability that a training batch is mixed (0: off)."})
     balanced_sampling: bool = field(default=True, metadata={"help": "Draw training batches class-balanced."})
+    balance_power: float = field(
+        default=1.0, metadata={"help": "Class weight = frequency^-power: 1 draws classes equally, 0.5 by square root."}
+    )
     early_stopping_patience: int = field(
         default=5, metadata={"help": "Stop after this many evaluations without a lower eval loss (0: never)."}
     )
@@ -157,6 +163,7 @@ def main(args=None):
         classifier_dropout=model_args.classifier_dropout,
         freeze_layers=model_args.freeze_layers,
         from_scratch=model_args.train_from_scratch,
+        conv_init=model_args.conv_init,
     )
     image_processor = load_image_processor(model_args.image_processor_name or model_args.model_name_or_path)
     logger.info(
@@ -166,11 +173,11 @@ def main(args=None):
         model.num_parameters(only_trainable=True) / 1e6,
     )
 
-    # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler). Images reach
-    #    the transform as PNG/JPEG bytes and are decoded straight to grayscale there, skipping PIL.
+    # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler). Images are
+    #    decoded to raw grayscale once (cached by `datasets`), so a batch reaches the transform as one buffer.
     train_labels = train_dataset.with_format("numpy")["label"][:]
-    train_dataset = train_dataset.cast_column("image", datasets.Image(decode=False))
-    eval_dataset = eval_dataset.cast_column("image", datasets.Image(decode=False))
+    train_dataset = decode_images(train_dataset)
+    eval_dataset = decode_images(eval_dataset)
     crop_scale = (data_args.crop_scale_min, 1.0)
     train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob))
     eval_dataset.set_transform(FERTransform(image_processor, train=False))

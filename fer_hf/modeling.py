@@ -39,6 +39,7 @@ def create_model(
     freeze_layers: int = 1,
     from_scratch: bool = False,
     config_overrides: Optional[dict] = None,
+    conv_init: str = "config",
 ) -> PreTrainedModel:
     """Build an image classifier with FER2013's seven labels on a backbone.
 
@@ -48,14 +49,20 @@ def create_model(
         freeze_layers: Freeze the embeddings and this many leading encoder layers (0 freezes nothing).
         from_scratch: Initialise randomly from the backbone's config instead of loading its weights.
         config_overrides: Config attributes to change (e.g. `{"num_hidden_layers": 4}`), from-scratch only.
+        conv_init: `"config"` keeps the architecture's own initialisation; `"kaiming"` (from scratch only)
+            re-draws the convolutions that feed a BatchNorm, see `kaiming_init_convolutions`.
     """
     label_kwargs = dict(num_labels=NUM_LABELS, id2label=ID2LABEL, label2id=LABEL2ID)
     if config_overrides and not from_scratch:
         raise ValueError("config_overrides only apply when training from scratch.")
+    if conv_init not in ("config", "kaiming") or (conv_init == "kaiming" and not from_scratch):
+        raise ValueError(f"conv_init must be 'config', or 'kaiming' when training from scratch; got {conv_init!r}.")
     try:
         if from_scratch:
             config = AutoConfig.from_pretrained(name_or_path, **label_kwargs, **(config_overrides or {}))
             model = AutoModelForImageClassification.from_config(config)
+            if conv_init == "kaiming":
+                kaiming_init_convolutions(model)
         else:
             # The in21k backbone ships without a classifier (or with another label set): start a new head.
             model = AutoModelForImageClassification.from_pretrained(
@@ -67,6 +74,26 @@ def create_model(
     set_classifier_dropout(model, classifier_dropout)
     freeze_backbone(model, freeze_layers)
     return model
+
+
+def kaiming_init_convolutions(model: nn.Module) -> int:
+    """Re-draw every convolution that is followed by a BatchNorm with He (fan-out) initialisation; returns how many.
+
+    transformers initialises convolutions like linear layers, N(0, 0.02) (MobileViT, LeViT, CvT). Behind a BatchNorm
+    the weight scale does not change the output, only the step size: AdamW moves each weight by about the learning
+    rate, so at std 0.02 a step changes a filter ~6x more, relatively, than at He's std (0.12 for a 3x3x16 filter).
+    On FER2013 this alone took MobileViT-XXS from 30% to 35% validation accuracy after two epochs. torchvision and
+    timm initialise their CNNs this way; convolutions not followed by a BatchNorm (ViT's patch embedding) are left.
+    """
+    modules = list(model.modules())
+    count = 0
+    for conv, following in zip(modules, modules[1:]):
+        if isinstance(conv, nn.Conv2d) and isinstance(following, nn.BatchNorm2d):
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+            count += 1
+    return count
 
 
 def load_model(path: str) -> PreTrainedModel:

@@ -39,7 +39,9 @@ class FERTrainer(Trainer):
         if self.train_labels is None:
             return super()._get_train_sampler(train_dataset)
         generator = torch.Generator().manual_seed(self.args.data_seed if self.args.data_seed is not None else self.args.seed)
-        return create_class_balanced_sampler(self.train_labels, self.model.config.num_labels, generator=generator)
+        return create_class_balanced_sampler(
+            self.train_labels, self.model.config.num_labels, generator=generator, power=getattr(self.args, "balance_power", 1.0)
+        )
 
     def get_train_dataloader(self):
         if self.train_data_collator is None:

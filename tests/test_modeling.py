@@ -3,7 +3,14 @@ import torch
 from transformers import ViTForImageClassification
 
 from fer_hf.labels import EMOTIONS, ID2LABEL
-from fer_hf.modeling import DropoutLinear, create_model, create_param_groups, head_parameter_names, load_model
+from fer_hf.modeling import (
+    DropoutLinear,
+    create_model,
+    create_param_groups,
+    head_parameter_names,
+    kaiming_init_convolutions,
+    load_model,
+)
 
 
 def test_head_dropout_survives_save_and_load_with_identical_logits(tiny_vit, tmp_path):
@@ -64,3 +71,22 @@ def test_unknown_backbone_and_wrong_labels_are_clear_errors(tmp_path, tiny_vit):
     # The backbone itself has ViT's default two labels, not FER2013's seven.
     with pytest.raises(ValueError, match="FER2013 models must have"):
         load_model(tiny_vit)
+
+
+def test_kaiming_init_redraws_convolutions_before_batchnorm_only(tmp_path, tiny_vit):
+    from transformers import MobileViTConfig
+
+    MobileViTConfig(image_size=32, hidden_sizes=[16, 16, 16], neck_hidden_sizes=[8, 8, 8, 16, 16, 16, 32]).save_pretrained(tmp_path)
+    default = create_model(str(tmp_path), from_scratch=True, freeze_layers=0)
+    torch.manual_seed(0)
+    model = create_model(str(tmp_path), from_scratch=True, freeze_layers=0, conv_init="kaiming")
+    stem = model.mobilevit.conv_stem.convolution  # 3x3x3 → 8 channels, then BatchNorm
+    assert default.mobilevit.conv_stem.convolution.weight.std().item() == pytest.approx(0.02, rel=0.3)
+    assert stem.weight.std().item() == pytest.approx((2 / (8 * 9)) ** 0.5, rel=0.3)  # He, fan-out
+    # MobileViT's 1x1 unfold projection has no BatchNorm after it and keeps the config's init.
+    plain = model.mobilevit.encoder.layer[2].conv_1x1
+    assert plain.convolution.weight.std().item() == pytest.approx(0.02, rel=0.3)
+    # ViT's patch embedding is a convolution without BatchNorm: nothing to re-draw.
+    assert kaiming_init_convolutions(create_model(tiny_vit, from_scratch=True, freeze_layers=0)) == 0
+    with pytest.raises(ValueError, match="conv_init"):
+        create_model(str(tmp_path), conv_init="kaiming")  # only from scratch
