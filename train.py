@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
@@ -20,7 +21,7 @@ import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from fer_hf.cli import UserError, parse_args, run, setup_logging
+from fer_hf.cli import UserError, parse_args, run, run_record, setup_logging, utc_now
 from fer_hf.data import decode_images, load_fer2013, require_split
 from fer_hf.labels import NUM_LABELS
 from fer_hf.metrics import compute_metrics
@@ -139,6 +140,8 @@ class FERTrainingArguments(TrainingArguments):
 
 def main(args=None):
     # 1. Arguments: flags, or a JSON file of defaults followed by overriding flags.
+    started = utc_now()
+    argv = list(sys.argv[1:] if args is None else args)
     model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, FERTrainingArguments), args)
     if not data_args.data:
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
@@ -234,7 +237,8 @@ def main(args=None):
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
     with open(os.path.join(training_args.output_dir, "fer_hf_args.json"), "w") as f:
-        resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict()}
+        resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict(),
+                    "run": run_record("train.py", argv, started, utc_now(), training_args.seed)}  # fmt: skip
         json.dump(resolved, f, indent=2, default=str)
 
     # 10. Evaluate the kept model on the validation split (FER2013 PublicTest).

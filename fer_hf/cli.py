@@ -2,7 +2,11 @@
 
 import json
 import logging
+import os
+import platform
+import shlex
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -55,6 +59,38 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
                 action.required = False
         args = args[1:]
     return parser.parse_args_into_dataclasses(args=args)
+
+
+def machine_description() -> str:
+    """One line naming the CPU, its cores, torch's threads and the GPU, if any (for run records and benchmarks)."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, {gpu}"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_record(script: str, args: Sequence[str], started: str, finished: str, seed: Optional[int] = None) -> dict:
+    """What a result needs to be reproduced and judged: the command, seed, UTC start and end, wall time, machine."""
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    wall = datetime.strptime(finished, fmt) - datetime.strptime(started, fmt)
+    return {
+        "command": shlex.join(["python", script, *args]),
+        "seed": seed,
+        "started_utc": started,
+        "finished_utc": finished,
+        "wall_seconds": int(wall.total_seconds()),
+        "machine": machine_description(),
+    }
 
 
 def setup_logging(library_level: int = logging.WARNING) -> None:

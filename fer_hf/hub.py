@@ -26,7 +26,7 @@ CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.jso
 EVAL_FILES = ("metrics.json", "classification_report.txt", "confusion_matrix.png", "roc_curves.png", "reliability_diagram.png")
 HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size", "weight_decay",
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
-                   "balanced_sampling", "early_stopping_patience", "seed")  # fmt: skip
+                   "balanced_sampling", "balance_power", "early_stopping_patience", "seed")  # fmt: skip
 
 
 def _read_json(path) -> Optional[dict]:
@@ -113,6 +113,11 @@ def _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders) -> 
                   f"head dropout {args.get('model', {}).get('classifier_dropout')}, frozen encoder layers "
                   f"{args.get('model', {}).get('freeze_layers')}.", "", "| hyperparameter | value |", "|---|---|"]  # fmt: skip
         lines += [f"| {key} | {training[key]} |" for key in HYPERPARAMETERS if key in training] + [""]
+    record = args.get("run")
+    if record:
+        lines += ["### Training run", "", "```bash", record["command"], "```", "",
+                  f"Seed {record['seed']}; {record['started_utc']} → {record['finished_utc']} "
+                  f"({record['wall_seconds'] / 60:.1f} min wall); machine: {record['machine']}.", ""]  # fmt: skip
     lines += [
         "## How to use",
         "",

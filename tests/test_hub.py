@@ -141,3 +141,8 @@ def test_train_push_to_hub_writes_our_card_and_pushes(synthetic_csv, tiny_vit, t
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert card.data.eval_results[0].metric_value == round(metrics["accuracy"], 4)
     assert "someone/fer-run" in card.text
+    # The run record: the exact command, seed, wall time and machine.
+    record = json.loads((out / "fer_hf_args.json").read_text())["run"]
+    assert record["command"].startswith("python train.py --data ") and "--max_steps 2" in record["command"]
+    assert record["seed"] == 42 and record["wall_seconds"] >= 0 and "cores" in record["machine"]
+    assert record["command"] in card.text and "min wall" in card.text
