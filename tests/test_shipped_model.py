@@ -1,0 +1,48 @@
+"""The model shipped in models/fer2013-cpu-small: complete, small, loadable, and right on a real smiling face."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import AutoModelForImageClassification, pipeline
+from PIL import Image
+
+from fer_hf.labels import EMOTIONS
+from fer_hf.realtime import DEFAULT_MODEL_DIR, EmotionRecognizer, default_model_dir
+from fer_hf.sample_video import face_photo
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "fer2013-cpu-small"
+
+
+def test_shipped_folder_is_complete_and_small():
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "README.md", "fer_hf_args.json",
+                 "onnx-int8/model.onnx", "onnx-fp32/model.onnx", "export_report.json", "eval/metrics.json"):  # fmt: skip
+        assert (SHIPPED / name).is_file(), name
+    assert (SHIPPED / "model.safetensors").stat().st_size <= 25 * 2**20
+    assert not list(SHIPPED.rglob("*.bin")) and not list(SHIPPED.rglob("*.pt*"))  # no pickles
+    metrics = json.loads((SHIPPED / "eval" / "metrics.json").read_text())
+    assert metrics["split"] == "validation" and metrics["num_examples"] == 3589  # FER2013 PublicTest
+    record = json.loads((SHIPPED / "fer_hf_args.json").read_text())["run"]
+    assert "--preset cpu-small" in record["command"] and record["seed"] == 42 and record["wall_seconds"] <= 2 * 3600
+
+
+def test_realtime_and_the_python_api_default_to_the_shipped_model():
+    assert default_model_dir() == DEFAULT_MODEL_DIR and DEFAULT_MODEL_DIR.parent == SHIPPED
+
+
+@pytest.mark.parametrize("model_dir", [None, SHIPPED / "onnx-int8", SHIPPED])  # default (ONNX fp32), int8, safetensors
+def test_the_smiling_astronaut_is_happy(model_dir):
+    recognizer = EmotionRecognizer.from_pretrained(model_dir)
+    boxes, probs = recognizer.detect_and_classify(face_photo())
+    assert len(boxes) == 1
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert EMOTIONS[int(probs[0].argmax())] == "Happy"
+
+
+def test_shipped_checkpoint_works_with_transformers_alone():
+    model = AutoModelForImageClassification.from_pretrained(SHIPPED)
+    assert model.config.id2label[3] == "Happy" and model.num_parameters() < 2_000_000
+    classify = pipeline("image-classification", model=str(SHIPPED))
+    crop = Image.fromarray(face_photo()[..., ::-1]).convert("L").resize((48, 48))
+    assert classify(crop)[0]["label"] == "Happy"
