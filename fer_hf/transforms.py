@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.ops import roi_align
 from torchvision.transforms.v2 import functional as F
 
 
@@ -117,9 +116,11 @@ def random_resized_crop_boxes(n: int, height: int, width: int, scale=(0.8, 1.0),
 class FERTransform:
     """Batch transform for `Dataset.set_transform`: `{"image", "label"}` → `{"pixel_values", "labels"}`.
 
-    Training batches get RandomResizedCrop and a horizontal flip, drawn per sample but applied to the whole batch
-    in one `torchvision.ops.roi_align` call (bilinear crop-and-resize) — torchvision's v2 transforms would draw one
-    crop per batch, or cost a Python call per image. Validation and test batches are only resized.
+    Training batches get RandomResizedCrop and a horizontal flip, drawn per sample for the whole batch at once (as
+    torchvision draws them) and applied together as one bilinear `cv2.warpAffine` per face, uint8 in and out: about
+    15 us per 48 px face and 100 us per 224 px face, where torchvision's v2 `Compose` (PIL or tensor) costs several
+    calls per image and `torchvision.ops.roi_align` on the batch 3x (48 px) to 10x (224 px) more. Validation and
+    test batches are only resized.
 
     Args:
         image_processor: Supplies input size, rescale factor, mean and std.
@@ -136,14 +137,25 @@ class FERTransform:
         self.hflip_prob = hflip_prob
 
     def augment(self, gray: torch.Tensor) -> torch.Tensor:
-        """Random resized crops and flips of `(B, 1, h, w)` `uint8` faces → `(B, 1, H, W)` float in 0-255."""
+        """Random resized crops and flips of `(B, 1, h, w)` `uint8` faces → `(B, 1, H, W)` `uint8`."""
+        out_h, out_w = self.size
+        if gray.shape[-2] > out_h or gray.shape[-1] > out_w:  # shrink with antialiasing first; the warp only enlarges
+            gray = F.resize(gray, [out_h, out_w], antialias=True)
         n, _, height, width = gray.shape
-        boxes = random_resized_crop_boxes(n, height, width, self.crop_scale)
-        rois = torch.cat([torch.arange(n, dtype=torch.float32)[:, None], boxes], dim=1)
-        out = roi_align(gray.float(), rois, output_size=self.size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
-        flip = torch.rand(n) < self.hflip_prob
-        out[flip] = out[flip].flip(-1)
-        return out
+        boxes = random_resized_crop_boxes(n, height, width, self.crop_scale).double().numpy()
+        flips = (torch.rand(n) < self.hflip_prob).numpy()
+        source = gray.numpy()
+        out = np.empty((n, 1, out_h, out_w), dtype=np.uint8)
+        for i, ((x0, y0, x1, y1), flip) in enumerate(zip(boxes, flips)):
+            # Pixel centres of the box [x0, x1) x [y0, y1) map onto those of the output, optionally mirrored.
+            sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
+            matrix = np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5]])
+            if flip:
+                matrix[0] = -matrix[0]
+                matrix[0, 2] += out_w - 1
+            cv2.warpAffine(source[i, 0], matrix, (out_w, out_h), dst=out[i, 0], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        return torch.from_numpy(out)
 
     def __call__(self, batch: dict) -> dict:
         if "pixels" in batch:  # decoded once by `fer_hf.data.decode_images`

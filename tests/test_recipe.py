@@ -71,6 +71,18 @@ def test_train_transform_augments(gray_faces):
     assert (slopes > 0).any() and (slopes < 0).any()
 
 
+def test_full_crop_is_the_identity_and_flip_an_exact_mirror(gray_faces):
+    batch = {"image": gray_faces}
+    plain = FERTransform(_processor(48), train=False)(batch)["pixel_values"]
+    same = FERTransform(_processor(48), train=True, crop_scale=(1.0, 1.0), hflip_prob=0.0)(batch)["pixel_values"]
+    mirrored = FERTransform(_processor(48), train=True, crop_scale=(1.0, 1.0), hflip_prob=1.0)(batch)["pixel_values"]
+    torch.testing.assert_close(same, plain, rtol=0, atol=0)
+    torch.testing.assert_close(mirrored, plain.flip(-1), rtol=0, atol=0)
+    # Larger sources are shrunk with antialiasing before the crop: a flat image stays flat.
+    flat = FERTransform(_processor(32), train=True)({"image": [np.full((96, 96), 200, np.uint8)]})["pixel_values"]
+    torch.testing.assert_close(flat, torch.full_like(flat, 200 / 127.5 - 1))
+
+
 def test_sampler_evens_out_classes():
     labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
     sampler = create_class_balanced_sampler(labels, 3, generator=torch.Generator().manual_seed(0))
