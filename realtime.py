@@ -47,7 +47,8 @@ def benchmark(args) -> None:
 
     recognizer = EmotionRecognizer.from_pretrained(args.model, args.detector, args.yunet_model, args.margin,
                                                    detect_width=args.detect_width, min_size=args.min_face)  # fmt: skip
-    print(f"model: {recognizer.classifier.model_dir} ({recognizer.classifier.kind}), detector: {args.detector}, 640x480")
+    model_dir = os.path.relpath(recognizer.classifier.model_dir)  # as the user would type it, from here
+    print(f"model: {model_dir} ({recognizer.classifier.kind}), detector: {args.detector}, 640x480")
     print(f"{'faces':>5} {'FPS':>7} {'detect':>8} {'preproc':>8} {'infer':>8} {'draw':>8} {'total':>8}   (p50 ms per frame)")
     with tempfile.TemporaryDirectory() as tmp:
         for faces in (1, 3):
