@@ -24,6 +24,7 @@ from .labels import EMOTIONS
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "fer_hf_args.json",
                     "train_results.json", "eval_results.json", "all_results.json")  # fmt: skip
 EVAL_FILES = ("metrics.json", "classification_report.txt", "confusion_matrix.png", "roc_curves.png", "reliability_diagram.png")
+SPLIT_NAMES = {"validation": "PublicTest, ", "test": "PrivateTest, ", "train": "Training, "}
 HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size", "weight_decay",
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
                    "balanced_sampling", "balance_power", "early_stopping_patience", "seed")  # fmt: skip
@@ -53,6 +54,8 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
     backbone = args.get("model", {}).get("model_name_or_path")
     from_scratch = args.get("model", {}).get("train_from_scratch", False)
     repo = repo_id or "<your-name>/<this-model>"
+    config = _read_json(Path(model_dir) / "config.json") or {}
+    model_type = config.get("model_type", "vit")
     eval_results = None
     if metrics:
         split = metrics.get("split", "validation")
@@ -67,7 +70,7 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         license="mit",
         library_name="transformers",
         pipeline_tag="image-classification",
-        tags=["image-classification", "vision", "facial-expression-recognition", "emotion-recognition", "fer2013", "vit"]
+        tags=["image-classification", "vision", "facial-expression-recognition", "emotion-recognition", "fer2013", model_type]
         + (["onnx"] if onnx_subfolders else []),
         datasets=["fer2013"],
         base_model=backbone if _is_hub_id(backbone) and not from_scratch else None,
@@ -75,14 +78,15 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         eval_results=eval_results,
         metrics=["accuracy", "f1"] if metrics else None,
     )
-    body = _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders)
+    architecture = (config.get("architectures") or [model_type])[0]
+    body = _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders, architecture)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders) -> str:
+def _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders, architecture) -> str:
     name = repo.split("/")[-1]
     lines = [f"# {name}", ""]
-    origin = f"trained from scratch (architecture of `{backbone}`)" if from_scratch else f"fine-tuned from `{backbone}`"
+    origin = f"trained from scratch as a `{architecture}` (config `{backbone}`)" if from_scratch else f"fine-tuned from `{backbone}`"
     lines += [f"A facial-expression classifier for 48x48 grayscale faces in FER2013's seven classes, {origin} with "
               "the fer-hf project (class-balanced sampling, MixUp, warmup → plateau → cosine schedule).", ""]  # fmt: skip
     lines += ["## Labels", "", "Index order is FER2013's own and is stored in `config.json` (`id2label`):", "",
@@ -90,7 +94,8 @@ def _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders) -> 
     lines += ["## Results", ""]
     if metrics:
         lines += [
-            f"Measured by `evaluate_model.py` on FER2013 `{metrics.get('split')}` ({metrics['num_examples']} faces"
+            f"Measured by `evaluate_model.py` on FER2013 `{metrics.get('split')}` "
+            f"({SPLIT_NAMES.get(metrics.get('split'), '')}{metrics['num_examples']} faces"
             + (f", TTA {metrics['tta']}" if metrics.get("tta", "none") != "none" else "") + "):",
             "",
             "| accuracy | macro-F1 | weighted-F1 | macro ROC AUC | ECE (15 bins) |",

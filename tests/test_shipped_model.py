@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from huggingface_hub import ModelCard
 from transformers import AutoModelForImageClassification, pipeline
 from PIL import Image
 
@@ -25,6 +26,9 @@ def test_shipped_folder_is_complete_and_small():
     assert metrics["split"] == "validation" and metrics["num_examples"] == 3589  # FER2013 PublicTest
     record = json.loads((SHIPPED / "fer_hf_args.json").read_text())["run"]
     assert "--preset cpu-small" in record["command"] and record["seed"] == 42 and record["wall_seconds"] <= 2 * 3600
+    card = ModelCard.load(SHIPPED / "README.md")
+    assert "mobilevit" in card.data.tags and card.data.eval_results[0].metric_value == round(metrics["accuracy"], 4)
+    assert record["command"] in card.text and "PublicTest, 3589 faces" in card.text
 
 
 def test_realtime_and_the_python_api_default_to_the_shipped_model():
