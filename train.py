@@ -81,6 +81,7 @@ class DataArguments:
     max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many validation rows."})
     crop_scale_min: float = field(default=0.8, metadata={"help": "Lower area bound of RandomResizedCrop (upper: 1)."})
     hflip_prob: float = field(default=0.5, metadata={"help": "Probability of a horizontal flip in training."})
+    rotation_degrees: float = field(default=0.0, metadata={"help": "Random rotation in training, U(-d, d) degrees (0: off)."})
 
     def __post_init__(self):
         if not 0.0 < self.crop_scale_min <= 1.0:
@@ -182,7 +183,8 @@ def main(args=None):
     train_dataset = decode_images(train_dataset)
     eval_dataset = decode_images(eval_dataset)
     crop_scale = (data_args.crop_scale_min, 1.0)
-    train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob))
+    train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob,
+                                             rotation_degrees=data_args.rotation_degrees))  # fmt: skip
     eval_dataset.set_transform(FERTransform(image_processor, train=False))
 
     # 6. Optimiser with backbone and head learning rates, and the warmup → plateau → cosine schedule.

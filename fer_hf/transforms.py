@@ -113,6 +113,23 @@ def random_resized_crop_boxes(n: int, height: int, width: int, scale=(0.8, 1.0),
     return torch.stack([x0, y0, x0 + w, y0 + h], dim=1)
 
 
+def crop_flip_rotate_matrix(box, flip: bool, angle: float, size) -> np.ndarray:
+    """The 2x3 `cv2.warpAffine` matrix (source → output) that maps the box `x0, y0, x1, y1` onto an output of `size`
+    `(H, W)`, pixel centre to pixel centre, then mirrors it (`flip`) and rotates it by `angle` degrees
+    (counter-clockwise as displayed) about the output's centre."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    out_h, out_w = size
+    sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
+    matrix = np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5], [0.0, 0.0, 1.0]])
+    if flip:
+        matrix[0] = -matrix[0]
+        matrix[0, 2] += out_w - 1
+    if angle:
+        rotation = cv2.getRotationMatrix2D(((out_w - 1) / 2, (out_h - 1) / 2), angle, 1.0)
+        matrix = np.vstack([rotation, [0.0, 0.0, 1.0]]) @ matrix
+    return matrix[:2]
+
+
 class FERTransform:
     """Batch transform for `Dataset.set_transform`: `{"image", "label"}` → `{"pixel_values", "labels"}`.
 
@@ -127,32 +144,31 @@ class FERTransform:
         train: Augment (never for validation or test).
         crop_scale: Area range of RandomResizedCrop.
         hflip_prob: Probability of a horizontal flip.
+        rotation_degrees: Rotate by an angle drawn from U(-d, d) about the centre (0: never), in the same warp.
     """
 
-    def __init__(self, image_processor, train: bool, crop_scale=(0.8, 1.0), hflip_prob: float = 0.5):
+    def __init__(self, image_processor, train: bool, crop_scale=(0.8, 1.0), hflip_prob: float = 0.5,
+                 rotation_degrees: float = 0.0):  # fmt: skip
         self.image_processor = image_processor
         self.train = train
         self.size = processor_image_size(image_processor)
         self.crop_scale = tuple(crop_scale)
         self.hflip_prob = hflip_prob
+        self.rotation_degrees = rotation_degrees
 
     def augment(self, gray: torch.Tensor) -> torch.Tensor:
-        """Random resized crops and flips of `(B, 1, h, w)` `uint8` faces → `(B, 1, H, W)` `uint8`."""
+        """Random resized crops, flips and rotations of `(B, 1, h, w)` `uint8` faces → `(B, 1, H, W)` `uint8`."""
         out_h, out_w = self.size
         if gray.shape[-2] > out_h or gray.shape[-1] > out_w:  # shrink with antialiasing first; the warp only enlarges
             gray = F.resize(gray, [out_h, out_w], antialias=True)
         n, _, height, width = gray.shape
         boxes = random_resized_crop_boxes(n, height, width, self.crop_scale).double().numpy()
         flips = (torch.rand(n) < self.hflip_prob).numpy()
+        angles = ((torch.rand(n) * 2 - 1) * self.rotation_degrees).numpy() if self.rotation_degrees else np.zeros(n)
         source = gray.numpy()
         out = np.empty((n, 1, out_h, out_w), dtype=np.uint8)
-        for i, ((x0, y0, x1, y1), flip) in enumerate(zip(boxes, flips)):
-            # Pixel centres of the box [x0, x1) x [y0, y1) map onto those of the output, optionally mirrored.
-            sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
-            matrix = np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5]])
-            if flip:
-                matrix[0] = -matrix[0]
-                matrix[0, 2] += out_w - 1
+        for i in range(n):
+            matrix = crop_flip_rotate_matrix(boxes[i], bool(flips[i]), float(angles[i]), (out_h, out_w))
             cv2.warpAffine(source[i, 0], matrix, (out_w, out_h), dst=out[i, 0], flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         return torch.from_numpy(out)
@@ -174,7 +190,7 @@ class FERTransform:
         return out
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(train={self.train}, size={self.size}, crop_scale={self.crop_scale}, hflip_prob={self.hflip_prob})"
+        return f"{type(self).__name__}(train={self.train}, size={self.size}, crop_scale={self.crop_scale}, hflip_prob={self.hflip_prob}, rotation_degrees={self.rotation_degrees})"
 
 
 def collate(examples: Sequence[dict]) -> dict:

@@ -83,6 +83,22 @@ def test_full_crop_is_the_identity_and_flip_an_exact_mirror(gray_faces):
     torch.testing.assert_close(flat, torch.full_like(flat, 200 / 127.5 - 1))
 
 
+def test_rotation_turns_the_face_about_its_centre(gray_faces):
+    import cv2
+
+    from fer_hf.transforms import crop_flip_rotate_matrix
+
+    face = gray_faces[0]
+    quarter = crop_flip_rotate_matrix((0, 0, 48, 48), flip=False, angle=90.0, size=(48, 48))
+    np.testing.assert_array_equal(cv2.warpAffine(face, quarter, (48, 48), flags=cv2.INTER_LINEAR), np.rot90(face))
+    # Random angles within ±d: a flat face stays flat (the border is replicated), a textured one changes.
+    rotate = FERTransform(_processor(48), train=True, crop_scale=(1.0, 1.0), hflip_prob=0.0, rotation_degrees=20)
+    flat = rotate({"image": [np.full((48, 48), 90, np.uint8)] * 4})["pixel_values"]
+    torch.testing.assert_close(flat, torch.full_like(flat, 90 / 127.5 - 1))
+    plain = FERTransform(_processor(48), train=False)({"image": gray_faces})["pixel_values"]
+    assert not torch.equal(rotate({"image": gray_faces})["pixel_values"], plain)
+
+
 def test_sampler_evens_out_classes():
     labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
     sampler = create_class_balanced_sampler(labels, 3, generator=torch.Generator().manual_seed(0))
