@@ -49,7 +49,7 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	$(RUN) python bench/bench_data.py --data $(DATA)
 	$(RUN) python bench/bench_train.py --data $(DATA)
 	$(RUN) python bench/bench_inference.py
-	$(RUN) python realtime.py --benchmark $(if $(wildcard models/fer2013-cpu-small/onnx-int8),,--model $(DEMO_DIR)/export/onnx-int8)
+	$(RUN) python realtime.py --benchmark  # the shipped model, else the demo's (fer_hf.realtime.default_model_dir)
 
 # The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
 CPU_DIR := outputs/cpu-small

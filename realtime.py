@@ -23,7 +23,7 @@ from fer_hf.realtime import EmotionRecognizer, FaceTracker, open_source, run_str
 def parse_args(args=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--source", default="0", help="Webcam index, video file, image file or folder of images.")
-    parser.add_argument("--model", default=None, help="ONNX folder from export.py or a train.py checkpoint (default: models/fer2013-cpu-small/onnx-int8 if present, else the demo model).")
+    parser.add_argument("--model", default=None, help="ONNX folder from export.py or a train.py checkpoint (default: models/fer2013-cpu-small/onnx-fp32 if present, else the demo model).")
     parser.add_argument("--detector", default="haar", choices=["haar", "yunet"], help="Face detector.")
     parser.add_argument("--yunet_model", default=None, help="Path of YuNet's face_detection_yunet_*.onnx (with --detector yunet).")
     parser.add_argument("--detect_width", type=int, default=320, help="Haar: detect on a frame scaled to this width (0: full size).")

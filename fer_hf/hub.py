@@ -17,14 +17,13 @@ from typing import Optional
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 
-from .labels import EMOTIONS
+from .labels import EMOTIONS, SPLIT_TO_USAGE
 
 
 # Checkpoint files that belong on the Hub; optimizer states, RNG states and pickled arguments do not.
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "fer_hf_args.json",
                     "train_results.json", "eval_results.json", "all_results.json")  # fmt: skip
 EVAL_FILES = ("metrics.json", "classification_report.txt", "confusion_matrix.png", "roc_curves.png", "reliability_diagram.png")
-SPLIT_NAMES = {"validation": "PublicTest, ", "test": "PrivateTest, ", "train": "Training, "}
 HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size", "weight_decay",
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
                    "balanced_sampling", "balance_power", "early_stopping_patience", "seed")  # fmt: skip
@@ -95,7 +94,8 @@ def _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders, arc
     if metrics:
         lines += [
             f"Measured by `evaluate_model.py` on FER2013 `{metrics.get('split')}` "
-            f"({SPLIT_NAMES.get(metrics.get('split'), '')}{metrics['num_examples']} faces"
+            f"({SPLIT_TO_USAGE[metrics['split']] + ', ' if metrics.get('split') in SPLIT_TO_USAGE else ''}"
+            f"{metrics['num_examples']} faces"
             + (f", TTA {metrics['tta']}" if metrics.get("tta", "none") != "none" else "") + "):",
             "",
             "| accuracy | macro-F1 | weighted-F1 | macro ROC AUC | ECE (15 bins) |",
