@@ -1,7 +1,7 @@
 """Training throughput (samples/s) of the CPU preset and of ViT-B/16 at 224 px, with the data/compute split.
 
 Each model is built from its config (weights do not change speed), fed by the real training input path
-(cached split → batch transform → class-balanced sampler → MixUp), and stepped with AdamW on the soft-target loss,
+(cached split decoded once → batch transform → class-balanced sampler → MixUp), and stepped with AdamW on the soft-target loss,
 as FERTrainer does. On a CUDA GPU, ViT-B/16 also runs in bf16; the data column then says whether the CPU input
 pipeline keeps up (data time per step well below compute time per step).
 
@@ -9,17 +9,15 @@ pipeline keeps up (data time per step well below compute time per step).
 """
 
 import argparse
-import itertools
 import tempfile
 import time
 
-import datasets
 import torch
 from torch.utils.data import DataLoader
 from transformers import ViTConfig, ViTImageProcessor
 
 from common import header
-from fer_hf.data import load_fer2013
+from fer_hf.data import decode_images, load_fer2013
 from fer_hf.mixup import MixupCollator, soft_target_cross_entropy
 from fer_hf.modeling import create_model, load_image_processor
 from fer_hf.sampling import create_class_balanced_sampler
@@ -60,7 +58,7 @@ def main():
     parser.add_argument("--vit_steps", type=int, default=3, help="Timed steps for ViT-B/16 on CPU.")
     args = parser.parse_args()
     header("Training throughput")
-    train = load_fer2013(args.data)["train"].cast_column("image", datasets.Image(decode=False))
+    train = decode_images(load_fer2013(args.data)["train"])  # as train.py does
     labels = train.with_format("numpy")["label"][:]
     rows = []
     preset = create_model("configs/mobilevit-xxs-48", classifier_dropout=0.2, freeze_layers=0, from_scratch=True)
