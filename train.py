@@ -41,7 +41,7 @@ class ModelArguments:
 
     preset: Optional[str] = field(
         default=None,
-        metadata={"help": "A named recipe, configs/NAME.json (cpu-small: MobileViT-XXS from scratch at 48 px on CPU)."},
+        metadata={"help": "A named recipe, configs/NAME.json (cpu-small: MobileViT-XXS from scratch at 64 px on CPU)."},
     )
 
     model_name_or_path: str = field(
@@ -60,6 +60,9 @@ class ModelArguments:
     classifier_dropout: float = field(default=0.4, metadata={"help": "Dropout before the linear classifier."})
     freeze_layers: int = field(
         default=1, metadata={"help": "Freeze the embeddings and this many leading encoder layers (0: none)."}
+    )
+    channels_last: bool = field(
+        default=False, metadata={"help": "Keep conv weights channels-last in training (MobileViT on CPU: ~1.3x faster)."}
     )
 
 
@@ -169,6 +172,8 @@ def main(args=None):
         from_scratch=model_args.train_from_scratch,
         conv_init=model_args.conv_init,
     )
+    if model_args.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # activations follow the weights' layout
     image_processor = load_image_processor(model_args.image_processor_name or model_args.model_name_or_path)
     logger.info(
         "Model: %s, %.1fM parameters (%.1fM trainable)",

@@ -12,9 +12,9 @@ import os
 import tempfile
 
 import torch
-from transformers import ViTConfig, ViTImageProcessor
+from transformers import AutoConfig, ViTConfig, ViTImageProcessor
 
-from common import header
+from common import cpu_preset, header
 from fer_hf.export import export_onnx, quantize_dynamic, verify_export
 from fer_hf.modeling import create_model, load_image_processor
 from fer_hf.synthetic import generate
@@ -29,7 +29,7 @@ def checkpoint(kind: str, root: str) -> str:
     if kind == "vit-base":
         ViTConfig().save_pretrained(path)
         ViTImageProcessor(size={"height": 224, "width": 224}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(path)
-    source = path if kind == "vit-base" else "configs/mobilevit-xxs-48"
+    source = path if kind == "vit-base" else cpu_preset()["model_name_or_path"]
     model = create_model(source, from_scratch=True, freeze_layers=0)
     model.save_pretrained(path)
     load_image_processor(source).save_pretrained(path)
@@ -50,7 +50,8 @@ def main():
             fp32 = export_onnx(ckpt, os.path.join(tmp, kind + "-onnx-fp32"))
             int8 = quantize_dynamic(fp32, os.path.join(tmp, kind + "-onnx-int8"))
             report = verify_export(ckpt, fp32, int8, faces, torch.get_num_threads(), args.repeats)
-            name = {"cpu-small": "CPU preset (MobileViT-XXS, 48 px)", "vit-base": "ViT-B/16, 224 px"}[kind]
+            size = AutoConfig.from_pretrained(ckpt).image_size  # the shipped model's, which may predate the preset
+            name = f"CPU preset (MobileViT-XXS, {size} px)" if kind == "cpu-small" else "ViT-B/16, 224 px"
             for runtime, latency in report["latency_ms_per_image"].items():
                 print(f"| {name} | {runtime} | {report['sizes_mb'][runtime]:.1f} | {latency['batch_1']:.2f} | {latency['batch_8']:.2f} |")
             print(f"| {name} | int8 vs fp32 top-1 agreement | | {100 * report['int8_top1_agreement']:.1f}% | |")

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import ViTConfig, ViTImageProcessor
 
-from common import header
+from common import cpu_preset, header
 from fer_hf.data import decode_images, load_fer2013
 from fer_hf.mixup import MixupCollator, soft_target_cross_entropy
 from fer_hf.modeling import create_model, load_image_processor
@@ -61,9 +61,14 @@ def main():
     train = decode_images(load_fer2013(args.data)["train"])  # as train.py does
     labels = train.with_format("numpy")["label"][:]
     rows = []
-    preset = create_model("configs/mobilevit-xxs-48", classifier_dropout=0.2, freeze_layers=0, from_scratch=True)
-    rows.append(("CPU preset (MobileViT-XXS, 48 px)", "cpu fp32", 64,
-                 *measure(preset, load_image_processor("configs/mobilevit-xxs-48"), train, labels, 64, args.steps)))  # fmt: skip
+    preset = cpu_preset()
+    model = create_model(preset["model_name_or_path"], classifier_dropout=preset["classifier_dropout"], freeze_layers=0,
+                         from_scratch=True, conv_init=preset["conv_init"])  # fmt: skip
+    if preset.get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)  # as train.py --channels_last does
+    batch = preset["per_device_train_batch_size"]
+    rows.append((preset["name"], "cpu fp32", batch,
+                 *measure(model, load_image_processor(preset["model_name_or_path"]), train, labels, batch, args.steps)))  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         ViTConfig().save_pretrained(tmp)  # ViT-B/16 at 224 px, the in21k backbone's architecture
         vit = create_model(tmp, freeze_layers=1, from_scratch=True)

@@ -1,5 +1,6 @@
-"""Helpers shared by the benchmark scripts: the machine description printed above every table."""
+"""Helpers shared by the benchmark scripts: the machine description printed above every table, the CPU preset."""
 
+import json
 import os
 import sys
 
@@ -7,6 +8,20 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fer_hf.cli import machine_description  # noqa: E402
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cpu_preset() -> dict:
+    """configs/cpu-small.json, the recipe `train.py --preset cpu-small` runs, with its backbone config's image size."""
+    with open(os.path.join(ROOT, "configs", "cpu-small.json")) as f:
+        preset = json.load(f)
+    preset["model_name_or_path"] = os.path.join(ROOT, preset["model_name_or_path"])
+    with open(os.path.join(preset["model_name_or_path"], "config.json")) as f:
+        preset["image_size"] = json.load(f)["image_size"]
+    preset["name"] = f"CPU preset (MobileViT-XXS, {preset['image_size']} px)"
+    return preset
 
 
 def header(title: str) -> None:

@@ -90,3 +90,20 @@ def test_kaiming_init_redraws_convolutions_before_batchnorm_only(tmp_path, tiny_
     assert kaiming_init_convolutions(create_model(tiny_vit, from_scratch=True, freeze_layers=0)) == 0
     with pytest.raises(ValueError, match="conv_init"):
         create_model(str(tmp_path), conv_init="kaiming")  # only from scratch
+
+
+def test_channels_last_training_saves_and_reloads_the_same_model(tmp_path):
+    """train.py --channels_last stores conv weights channels-last; save_pretrained must write them back unchanged."""
+    from transformers import AutoModelForImageClassification, MobileViTConfig
+
+    MobileViTConfig(image_size=32, hidden_sizes=[16, 16, 16], neck_hidden_sizes=[8, 8, 8, 16, 16, 16, 32]).save_pretrained(tmp_path)
+    model = create_model(str(tmp_path), from_scratch=True, freeze_layers=0).to(memory_format=torch.channels_last)
+    assert not model.mobilevit.conv_stem.convolution.weight.is_contiguous()
+    pixels = torch.randn(2, 3, 32, 32)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(pixel_values=pixels, labels=torch.tensor([0, 1])).loss.backward()
+    optimizer.step()  # a training step keeps the layout
+    assert not model.mobilevit.conv_stem.convolution.weight.is_contiguous()
+    model.save_pretrained(tmp_path / "saved")
+    reloaded = AutoModelForImageClassification.from_pretrained(tmp_path / "saved").eval()
+    torch.testing.assert_close(reloaded(pixel_values=pixels).logits, model.eval()(pixel_values=pixels).logits)
