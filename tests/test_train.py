@@ -89,7 +89,7 @@ def test_script_prints_one_line_error(tmp_path):
 
 
 def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
-    """--preset cpu-small: MobileViT from scratch at 48 px, a few steps, then the ONNX export."""
+    """--preset cpu-small: MobileViT from scratch at 64 px, channels-last, a few steps, then the ONNX export."""
     import export
 
     out = tmp_path / "preset"
@@ -97,8 +97,8 @@ def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
                 "--disable_tqdm", "true"])  # fmt: skip
     saved = json.loads((out / "fer_hf_args.json").read_text())
-    assert saved["model"]["preset"] == "cpu-small" and saved["model"]["train_from_scratch"]
-    model = AutoModelForImageClassification.from_pretrained(out)
+    assert saved["model"]["preset"] == "cpu-small" and saved["model"]["train_from_scratch"] and saved["model"]["channels_last"]
+    model = AutoModelForImageClassification.from_pretrained(out)  # trained channels-last, saved and loaded as usual
     assert model.config.model_type == "mobilevit" and model.config.id2label == ID2LABEL
     report = export.main(["--model_dir", str(out), "--output_dir", str(tmp_path / "export"), "--num_faces", "4", "--repeats", "1"])
     assert report["fp32_max_abs_logit_diff"] < 1e-3
