@@ -201,18 +201,21 @@ class EmotionRecognizer:
     >>> faces = recognizer.predict(cv2.imread("group.jpg"))  # BGR array, or a PIL image
     """
 
-    def __init__(self, classifier: EmotionClassifier, detector=None, margin: float = 0.1):
+    def __init__(self, classifier: EmotionClassifier, detector=None, margin: float = 0.1, tta: str = "none"):
+        if tta not in ("none", "hflip"):
+            raise ValueError(f"Unknown --tta '{tta}'; use none or hflip.")
         self.classifier = classifier
         self.detector = detector or HaarFaceDetector()
         self.margin = margin
+        self.tta = tta  # "hflip": average each face with its mirror, as `evaluate_model.py --tta hflip` does
         self.timings = {}  # seconds of the last call, per stage
 
     @classmethod
     def from_pretrained(cls, model_dir: Optional[str] = None, detector: str = "haar", yunet_model: Optional[str] = None,
-                        margin: float = 0.1, **detector_kwargs) -> "EmotionRecognizer":  # fmt: skip
+                        margin: float = 0.1, tta: str = "none", **detector_kwargs) -> "EmotionRecognizer":  # fmt: skip
         """Load a model folder (int8/fp32 ONNX or PyTorch checkpoint; default: the shipped model)."""
         model_dir = str(model_dir or default_model_dir())
-        return cls(load_classifier(model_dir), create_detector(detector, yunet_model, **detector_kwargs), margin)
+        return cls(load_classifier(model_dir), create_detector(detector, yunet_model, **detector_kwargs), margin, tta)
 
     def detect_and_classify(self, frame_bgr: np.ndarray):
         """Boxes `(N, 4)` and probabilities `(N, 7)` of every face in a BGR frame; fills `self.timings`."""
@@ -223,9 +226,14 @@ class EmotionRecognizer:
         probs = np.zeros((0, len(self.classifier.id2label)), dtype=np.float32)
         t2 = t3 = t1
         if len(boxes):
-            pixel_values = self.classifier.preprocess(crop_faces(gray, boxes, self.margin))
+            crops = crop_faces(gray, boxes, self.margin)
+            if self.tta == "hflip":
+                crops += [crop[:, ::-1] for crop in crops]
+            pixel_values = self.classifier.preprocess(crops)
             t2 = time.perf_counter()
-            probs = softmax(self.classifier.logits(pixel_values))  # one batched call for all faces
+            probs = softmax(self.classifier.logits(pixel_values))  # one batched call for all faces (and mirrors)
+            if self.tta == "hflip":
+                probs = (probs[: len(boxes)] + probs[len(boxes) :]) / 2
             t3 = time.perf_counter()
         self.timings = {"detect": t1 - t0, "preprocess": t2 - t1, "infer": t3 - t2}
         return boxes, probs

@@ -50,3 +50,20 @@ def test_shipped_checkpoint_works_with_transformers_alone():
     classify = pipeline("image-classification", model=str(SHIPPED))
     crop = Image.fromarray(face_photo()[..., ::-1]).convert("L").resize((48, 48))
     assert classify(crop)[0]["label"] == "Happy"
+
+
+def test_hflip_tta_averages_each_face_with_its_mirror():
+    import cv2
+
+    from fer_hf.inference import softmax
+    from fer_hf.realtime import crop_faces
+
+    plain, mirrored = EmotionRecognizer.from_pretrained(), EmotionRecognizer.from_pretrained(tta="hflip")
+    frame = face_photo()
+    boxes, probs = mirrored.detect_and_classify(frame)
+    crop = crop_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), boxes, mirrored.margin)[0]
+    logits = plain.classifier.logits(plain.classifier.preprocess([crop, crop[:, ::-1]]))
+    np.testing.assert_allclose(probs[0], softmax(logits).mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert EMOTIONS[int(probs[0].argmax())] == "Happy"
+    with pytest.raises(ValueError, match="Unknown --tta 'vflip'"):
+        EmotionRecognizer.from_pretrained(tta="vflip")
