@@ -23,14 +23,14 @@ from sklearn.metrics import (
 )
 from tqdm.auto import tqdm
 
+from .inference import check_tta
 from .labels import EMOTIONS
 from .transforms import decode_gray, pixels_to_gray
 
 
 def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none", progress: bool = True):
     """Probabilities `(n, 7)` and labels `(n,)` of a split, in batches; `tta="hflip"` averages with the mirror."""
-    if tta not in ("none", "hflip"):
-        raise ValueError(f"Unknown --tta '{tta}'; use none or hflip.")
+    check_tta(tta)
     import datasets
 
     dataset = dataset.with_format(None)  # plain rows, whatever transform training had set

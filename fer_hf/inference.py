@@ -115,6 +115,15 @@ def find_onnx_file(model_dir: str) -> str:
     return names[0]
 
 
+TTA_MODES = ("none", "hflip")  # test-time augmentation: hflip averages each face's probabilities with its mirror's
+
+
+def check_tta(tta: str) -> None:
+    """The one check of a `--tta` value, for evaluation and realtime alike."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"Unknown --tta '{tta}'; use {' or '.join(TTA_MODES)}.")
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
