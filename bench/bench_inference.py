@@ -14,7 +14,7 @@ import tempfile
 import torch
 from transformers import AutoConfig, ViTConfig, ViTImageProcessor
 
-from common import cpu_preset, header
+from common import cpu_preset, cpu_preset_name, header
 from fer_hf.export import export_onnx, quantize_dynamic, verify_export
 from fer_hf.modeling import create_model, load_image_processor
 from fer_hf.synthetic import generate
@@ -51,7 +51,7 @@ def main():
             int8 = quantize_dynamic(fp32, os.path.join(tmp, kind + "-onnx-int8"))
             report = verify_export(ckpt, fp32, int8, faces, torch.get_num_threads(), args.repeats)
             size = AutoConfig.from_pretrained(ckpt).image_size  # the shipped model's, which may predate the preset
-            name = f"CPU preset (MobileViT-XXS, {size} px)" if kind == "cpu-small" else "ViT-B/16, 224 px"
+            name = cpu_preset_name(size) if kind == "cpu-small" else "ViT-B/16, 224 px"
             for runtime, latency in report["latency_ms_per_image"].items():
                 print(f"| {name} | {runtime} | {report['sizes_mb'][runtime]:.1f} | {latency['batch_1']:.2f} | {latency['batch_8']:.2f} |")
             print(f"| {name} | int8 vs fp32 top-1 agreement | | {100 * report['int8_top1_agreement']:.1f}% | |")

@@ -5,12 +5,14 @@ import os
 import sys
 
 # Scripts here are run as `python bench/NAME.py` from the repository root; make `fer_hf` importable.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 from fer_hf.cli import machine_description  # noqa: E402
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def cpu_preset_name(image_size: int) -> str:
+    return f"CPU preset (MobileViT-XXS, {image_size} px)"
 
 
 def cpu_preset() -> dict:
@@ -20,7 +22,7 @@ def cpu_preset() -> dict:
     preset["model_name_or_path"] = os.path.join(ROOT, preset["model_name_or_path"])
     with open(os.path.join(preset["model_name_or_path"], "config.json")) as f:
         preset["image_size"] = json.load(f)["image_size"]
-    preset["name"] = f"CPU preset (MobileViT-XXS, {preset['image_size']} px)"
+    preset["name"] = cpu_preset_name(preset["image_size"])
     return preset
 
 
