@@ -23,14 +23,13 @@ from sklearn.metrics import (
 )
 from tqdm.auto import tqdm
 
-from .inference import check_tta
+from .inference import merge_tta_views, tta_views
 from .labels import EMOTIONS
 from .transforms import decode_gray, pixels_to_gray
 
 
 def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none", progress: bool = True):
     """Probabilities `(n, 7)` and labels `(n,)` of a split, in batches; `tta="hflip"` averages with the mirror."""
-    check_tta(tta)
     import datasets
 
     dataset = dataset.with_format(None)  # plain rows, whatever transform training had set
@@ -43,10 +42,7 @@ def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none"
             faces = [g[0].numpy() for g in pixels_to_gray(batch["pixels"], batch["height"], batch["width"])]
         else:
             faces = [decode_gray(image) for image in batch["image"]]
-        p = classifier.predict_proba(faces)
-        if tta == "hflip":
-            p = (p + classifier.predict_proba([face[:, ::-1] for face in faces])) / 2
-        probs.append(p)
+        probs.append(merge_tta_views(classifier.predict_proba(tta_views(faces, tta)), len(faces)))
         labels.extend(batch["label"])
     return np.concatenate(probs), np.asarray(labels)
 

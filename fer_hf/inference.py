@@ -9,7 +9,7 @@ see a model the same way.
 import json
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -122,6 +122,17 @@ def check_tta(tta: str) -> None:
     """The one check of a `--tta` value, for evaluation and realtime alike."""
     if tta not in TTA_MODES:
         raise ValueError(f"Unknown --tta '{tta}'; use {' or '.join(TTA_MODES)}.")
+
+
+def tta_views(faces: Sequence[np.ndarray], tta: str) -> List[np.ndarray]:
+    """The crops a TTA mode classifies, in one batch: the faces, then (hflip) their mirrors. See `merge_tta_views`."""
+    check_tta(tta)
+    return list(faces) + ([face[:, ::-1] for face in faces] if tta == "hflip" else [])
+
+
+def merge_tta_views(probs: np.ndarray, num_faces: int) -> np.ndarray:
+    """Per-face mean of the probabilities of `tta_views`' crops: `(views * num_faces, C)` → `(num_faces, C)`."""
+    return probs.reshape(-1, num_faces, probs.shape[-1]).mean(axis=0)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

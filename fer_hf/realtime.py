@@ -21,7 +21,7 @@ from typing import Iterator, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from .inference import EmotionClassifier, check_tta, load_classifier, softmax
+from .inference import EmotionClassifier, check_tta, load_classifier, merge_tta_views, softmax, tta_views
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -225,14 +225,10 @@ class EmotionRecognizer:
         probs = np.zeros((0, len(self.classifier.id2label)), dtype=np.float32)
         t2 = t3 = t1
         if len(boxes):
-            crops = crop_faces(gray, boxes, self.margin)
-            if self.tta == "hflip":
-                crops += [crop[:, ::-1] for crop in crops]
-            pixel_values = self.classifier.preprocess(crops)
+            pixel_values = self.classifier.preprocess(tta_views(crop_faces(gray, boxes, self.margin), self.tta))
             t2 = time.perf_counter()
-            probs = softmax(self.classifier.logits(pixel_values))  # one batched call for all faces (and mirrors)
-            if self.tta == "hflip":
-                probs = (probs[: len(boxes)] + probs[len(boxes) :]) / 2
+            logits = self.classifier.logits(pixel_values)  # one batched call for all faces (and their mirrors)
+            probs = merge_tta_views(softmax(logits), len(boxes))
             t3 = time.perf_counter()
         self.timings = {"detect": t1 - t0, "preprocess": t2 - t1, "infer": t3 - t2}
         return boxes, probs

@@ -105,3 +105,21 @@ def test_evaluation_errors(fer_checkpoint, tiny_vit, synthetic_csv, tmp_path):
         evaluate_model.main(["--model_dir", fer_checkpoint, "--data", str(tmp_path / "nope.csv")])
     with pytest.raises(ValueError, match="--compare needs exactly two models"):
         evaluate_model.main(["--compare", fer_checkpoint, "--data", synthetic_csv])
+
+
+def test_hflip_tta_is_the_mean_of_each_face_and_its_mirror(fer_exports, synthetic_csv):
+    from fer_hf.data import load_fer2013
+    from fer_hf.evaluation import predict_dataset
+    from fer_hf.inference import load_classifier
+
+    classifier = load_classifier(fer_exports[0])
+    split = load_fer2013(synthetic_csv)["test"].select(range(5))
+    plain, labels = predict_dataset(classifier, split, batch_size=2, progress=False)
+    mirrored, _ = predict_dataset(classifier, split.map(lambda row: {"image": row["image"].transpose(0)}), batch_size=2,
+                                  progress=False)  # fmt: skip
+    tta, tta_labels = predict_dataset(classifier, split, batch_size=2, tta="hflip", progress=False)
+    assert np.abs(plain - mirrored).max() > 1e-3  # the synthetic faces are not symmetric, so the mirror counts
+    np.testing.assert_allclose(tta, (plain + mirrored) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(tta_labels, labels)
+    with pytest.raises(ValueError, match="Unknown --tta 'vflip'"):
+        predict_dataset(classifier, split, tta="vflip", progress=False)
