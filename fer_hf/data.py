@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features
 
+from .hub import is_hub_id
 from .labels import EMOTIONS, SPLIT_TO_USAGE, USAGE_TO_SPLIT
 
 
@@ -366,8 +367,8 @@ def _normalise_hub_split(split: Dataset, name: str) -> Dataset:
 
 
 def _looks_like_path(source: str) -> bool:
-    """A Hub id is `name` or `owner/name`; anything else that does not exist is a mistyped path."""
-    return source.startswith((".", "/", "~")) or source.endswith((".csv", ".gz")) or source.count("/") > 1
+    """Not a valid Hub id, or named like a data file: a mistyped path if it does not exist."""
+    return not is_hub_id(source) or source.endswith((".csv", ".gz"))
 
 
 def _cache_path(path: Path, skip_malformed: bool, cache_dir: Optional[str]) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from .labels import EMOTIONS, SPLIT_TO_USAGE
 
@@ -34,8 +35,20 @@ def _read_json(path) -> Optional[dict]:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _is_hub_id(name: Optional[str]) -> bool:
-    return bool(name) and not os.path.exists(name) and name.count("/") == 1 and not name.startswith((".", "/", "~"))
+def is_hub_id(name: Optional[str]) -> bool:
+    """Whether `name` means a Hub repo (`name` or `owner/name`): a valid repo id that is no local path.
+
+    `owner/name` whose `owner` is a local folder (`models/missing`) counts as a mistyped path.
+    """
+    if not name or os.path.exists(os.path.expanduser(name)) or name.startswith((".", "~")):
+        return False
+    if "/" in name and os.path.isdir(name.split("/")[0]):
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: Optional[str] = None,
@@ -72,7 +85,7 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         tags=["image-classification", "vision", "facial-expression-recognition", "emotion-recognition", "fer2013", model_type]
         + (["onnx"] if onnx_subfolders else []),
         datasets=["fer2013"],
-        base_model=backbone if _is_hub_id(backbone) and not from_scratch else None,
+        base_model=backbone if is_hub_id(backbone) and not from_scratch else None,
         model_name=repo.split("/")[-1],
         eval_results=eval_results,
         metrics=["accuracy", "f1"] if metrics else None,

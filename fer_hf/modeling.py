@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, PreTrainedModel
 
+from .hub import is_hub_id
 from .labels import ID2LABEL, LABEL2ID, NUM_LABELS, check_fer_labels
 
 
@@ -166,7 +167,7 @@ def create_param_groups(model: PreTrainedModel, backbone_lr: float, head_lr: flo
 
 def _load_error(name: str, err: Exception, what: str, flag: str) -> str:
     hint = f"Pass {flag} a local directory with config.json (and weights) or a Hub id (online, or already in the cache)."
-    if not os.path.exists(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+    if not os.path.exists(name) and not is_hub_id(name):
         return f"Cannot load {what} '{name}': no such directory. {hint}"
-    first = str(err).strip().split(". ")[0].splitlines()[0] if str(err).strip() else type(err).__name__
+    first = str(err).strip().split(". ")[0].splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
     return f"Cannot load {what} '{name}': {first}. {hint}"

@@ -146,3 +146,17 @@ def test_train_push_to_hub_writes_our_card_and_pushes(synthetic_csv, tiny_vit, t
     assert record["command"].startswith("python train.py --data ") and "--max_steps 2" in record["command"]
     assert record["seed"] == 42 and record["wall_seconds"] >= 0 and "cores" in record["machine"]
     assert record["command"] in card.text and "min wall" in card.text
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("google/vit-base-patch16-224-in21k", True), ("fer2013", True), ("a/b/c", False), ("./model", False),
+     ("~/model", False), ("/abs/model", False), ("x..y", False), ("", False)],
+)  # fmt: skip
+def test_is_hub_id_tells_repo_ids_from_paths(name, expected, tmp_path, monkeypatch):
+    assert hub.is_hub_id(name) is expected
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "owner").mkdir()
+    (tmp_path / "owner" / "name").mkdir()
+    assert not hub.is_hub_id("owner/name")  # an existing local folder wins over the Hub
+    assert not hub.is_hub_id("owner/typo")  # and a missing one inside a local folder is a mistyped path

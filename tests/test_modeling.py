@@ -66,6 +66,8 @@ def test_param_groups_have_backbone_and_head_learning_rates(tiny_vit):
 def test_unknown_backbone_and_wrong_labels_are_clear_errors(tmp_path, tiny_vit):
     with pytest.raises(ValueError, match="Cannot load backbone 'no/such-backbone'.*--model_name_or_path"):
         create_model("no/such-backbone")
+    with pytest.raises(ValueError, match=r"Cannot load backbone '.*/missing': no such directory\. "):
+        create_model(str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="Cannot load model .*--model_dir"):
         load_model(str(tmp_path / "missing"))
     # The backbone itself has ViT's default two labels, not FER2013's seven.
