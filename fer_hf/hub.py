@@ -40,9 +40,7 @@ def is_hub_id(name: Optional[str]) -> bool:
 
     `owner/name` whose `owner` is a local folder (`models/missing`) counts as a mistyped path.
     """
-    if not name or os.path.exists(os.path.expanduser(name)) or name.startswith((".", "~")):
-        return False
-    if "/" in name and os.path.isdir(name.split("/")[0]):
+    if not name or os.path.exists(os.path.expanduser(name)) or ("/" in name and os.path.isdir(name.split("/")[0])):
         return False
     try:
         validate_repo_id(name)

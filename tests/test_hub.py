@@ -153,8 +153,11 @@ def test_train_push_to_hub_writes_our_card_and_pushes(synthetic_csv, tiny_vit, t
     [("google/vit-base-patch16-224-in21k", True), ("fer2013", True), ("a/b/c", False), ("./model", False),
      ("~/model", False), ("/abs/model", False), ("x..y", False), ("", False)],
 )  # fmt: skip
-def test_is_hub_id_tells_repo_ids_from_paths(name, expected, tmp_path, monkeypatch):
+def test_is_hub_id_tells_repo_ids_from_paths(name, expected):
     assert hub.is_hub_id(name) is expected
+
+
+def test_is_hub_id_prefers_local_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "owner").mkdir()
     (tmp_path / "owner" / "name").mkdir()
