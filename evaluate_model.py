@@ -37,7 +37,8 @@ class EvaluationArguments:
         default="test", metadata={"help": f"Split to evaluate: {', '.join(SPLITS)} (test = FER2013 PrivateTest)."}
     )
     output_dir: Optional[str] = field(
-        default=None, metadata={"help": "Report folder (default: <model_dir>/eval-<split>)."}
+        default=None,
+        metadata={"help": "Report folder (default: <model_dir>/eval-<split>; with --compare, outputs/comparison-<split>)."},
     )
     compare: Optional[List[str]] = field(
         default=None,
@@ -90,7 +91,7 @@ def main(args=None):
     if len(model_dirs) == 1:
         output_dir = args.output_dir or os.path.join(model_dirs[0], f"eval-{args.split}")
         return evaluate(model_dirs[0], dataset, args, output_dir)[0]
-    root = args.output_dir or f"comparison-{args.split}"
+    root = args.output_dir or os.path.join("outputs", f"comparison-{args.split}")
     names = [os.path.basename(os.path.normpath(d)) or d for d in model_dirs]
     if names[0] == names[1]:
         names = ["model_a", "model_b"]

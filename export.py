@@ -12,13 +12,15 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 import torch
 
-from fer_hf.cli import UserError, parse_args, run, setup_logging
+from fer_hf.cli import UserError, machine_description, parse_args, run, setup_logging
 from fer_hf.export import (
+    DEFAULT_QUANTIZE_OPERATORS,
     QUANTIZATION_TARGETS,
+    check_quantization,
     detect_quantization_target,
     export_onnx,
     format_report,
@@ -46,6 +48,10 @@ class ExportArguments:
         default="auto", metadata={"help": f"auto (detect this CPU) or one of {', '.join(QUANTIZATION_TARGETS)}."}
     )
     per_channel: bool = field(default=False, metadata={"help": "Quantize weights per channel instead of per tensor."})
+    quantize_operators: List[str] = field(
+        default_factory=lambda: list(DEFAULT_QUANTIZE_OPERATORS),
+        metadata={"help": "ONNX operators given int8 weights (MatMul: the transformer layers; add Conv for convolutions)."},
+    )
     skip_quantization: bool = field(default=False, metadata={"help": "Export fp32 only."})
     # Not "onnx": Optimum's `subfolder="onnx"` would also match "onnx-int8/model.onnx" (a prefix match).
     fp32_name: str = field(default="onnx-fp32", metadata={"help": "Sub-folder name of the fp32 export."})
@@ -65,12 +71,16 @@ def main(args=None):
         raise UserError("Pass --model_dir (a checkpoint from train.py) and --output_dir.")
     setup_logging()
     target = detect_quantization_target() if args.quantization_target == "auto" else args.quantization_target
+    if not args.skip_quantization:
+        check_quantization(target, args.quantize_operators)
 
     # 2. Export to ONNX (fp32), then dynamic int8 quantization.
     fp32_dir = export_onnx(args.model_dir, os.path.join(args.output_dir, args.fp32_name), args.opset)
     int8_dir = None
     if not args.skip_quantization:
-        int8_dir = quantize_dynamic(fp32_dir, os.path.join(args.output_dir, args.int8_name), target, args.per_channel)
+        int8_dir = quantize_dynamic(
+            fp32_dir, os.path.join(args.output_dir, args.int8_name), target, args.per_channel, args.quantize_operators
+        )
     if args.optimization_level:
         optimize_onnx(fp32_dir, args.optimization_level)
     logger.info("Exported %s (fp32) and %s (int8, %s)", fp32_dir, int8_dir, target)
@@ -78,7 +88,8 @@ def main(args=None):
     # 3. Verify on generated faces: parity with PyTorch, int8 agreement, sizes and latency.
     faces, _ = generate(args.num_faces, seed=1234)
     report = verify_export(args.model_dir, fp32_dir, int8_dir, list(faces), args.threads or torch.get_num_threads(), args.repeats)
-    report.update({"model_dir": args.model_dir, "quantization_target": target if int8_dir else None, "per_channel": args.per_channel})
+    report.update({"model_dir": args.model_dir, "quantization_target": target if int8_dir else None, "per_channel": args.per_channel,
+                   "quantize_operators": args.quantize_operators if int8_dir else None, "machine": machine_description()})  # fmt: skip
 
     # 4. With --data: accuracy of each export on a real split, through the evaluator.
     if args.data:

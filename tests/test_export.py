@@ -44,6 +44,7 @@ def test_int8_graph_is_quantized_and_smaller(fer_exports):
     fp32, int8 = fer_exports
     operators = quantized_operators(os.path.join(int8, "model.onnx"))
     assert operators.get("MatMulInteger", 0) > 0 and operators.get("DynamicQuantizeLinear", 0) > 0
+    assert "ConvInteger" not in operators  # the patch embedding stays fp32 by default
     assert not quantized_operators(os.path.join(fp32, "model.onnx"))
     assert os.path.getsize(os.path.join(int8, "model.onnx")) < os.path.getsize(os.path.join(fp32, "model.onnx"))
 
@@ -51,17 +52,20 @@ def test_int8_graph_is_quantized_and_smaller(fer_exports):
 def test_export_script_writes_the_full_report(fer_checkpoint, synthetic_csv, tmp_path, capsys):
     report = export.main(
         ["--model_dir", fer_checkpoint, "--output_dir", str(tmp_path), "--data", synthetic_csv,
-         "--num_faces", "8", "--repeats", "2", "--per_channel", "true", "--optimization_level", "1"]  # fmt: skip
+         "--num_faces", "8", "--repeats", "2", "--per_channel", "true", "--optimization_level", "1",
+         "--quantize_operators", "Conv", "MatMul"]  # fmt: skip
     )
     saved = json.loads((tmp_path / "export_report.json").read_text())
     assert saved == json.loads(json.dumps(report))
     assert saved["fp32_max_abs_logit_diff"] <= 1e-4
-    for key in ("int8_top1_agreement", "int8_max_prob_diff", "sizes_mb", "latency_ms_per_image", "threads", "accuracy"):
+    for key in ("int8_top1_agreement", "int8_max_prob_diff", "sizes_mb", "latency_ms_per_image", "threads", "accuracy", "machine"):
         assert key in saved, key
     assert set(saved["latency_ms_per_image"]) == {"pytorch_fp32", "onnx_fp32", "onnx_int8"}
     assert set(saved["latency_ms_per_image"]["onnx_int8"]) == {"batch_1", "batch_8"}
     assert set(saved["accuracy"]) == {"onnx_fp32", "onnx_int8"}
     assert saved["quantization_target"] == detect_quantization_target()
+    assert saved["quantize_operators"] == ["Conv", "MatMul"]
+    assert saved["int8_quantized_operators"]["ConvInteger"] == 1  # the ViT's patch embedding
     assert "max |logit diff|" in capsys.readouterr().out
 
 
@@ -75,5 +79,8 @@ def test_export_errors(tmp_path, tiny_vit, fer_checkpoint):
         export.main(["--model_dir", str(incomplete), "--output_dir", str(tmp_path / "out")])
     with pytest.raises(ValueError, match="FER2013 models must have"):
         export.main(["--model_dir", tiny_vit, "--output_dir", str(tmp_path / "out")])
+    with pytest.raises(ValueError, match=r"Cannot quantize operators \['Softmax'\] dynamically; choose from .*MatMul"):
+        export.main(["--model_dir", fer_checkpoint, "--output_dir", str(tmp_path / "out"), "--quantize_operators", "Softmax"])
+    assert not (tmp_path / "out").exists()  # checked before anything is exported
     with pytest.raises(ValueError, match="Unknown quantization target 'sse'"):
         export.main(["--model_dir", fer_checkpoint, "--output_dir", str(tmp_path / "out"), "--quantization_target", "sse"])

@@ -67,3 +67,17 @@ def test_hflip_tta_averages_each_face_with_its_mirror():
     assert EMOTIONS[int(probs[0].argmax())] == "Happy"
     with pytest.raises(ValueError, match="Unknown --tta 'vflip'"):
         EmotionRecognizer.from_pretrained(tta="vflip")
+
+
+def test_shipped_int8_keeps_the_fp32_predictions():
+    from fer_hf.inference import OnnxClassifier
+    from fer_hf.synthetic import generate
+
+    # Convolutions stay fp32 (see fer_hf.export.DEFAULT_QUANTIZE_OPERATORS); an int8 graph that quantizes them
+    # moves probabilities by up to 0.25 on these faces and flips 1 in 8 predictions.
+    report = json.loads((SHIPPED / "export_report.json").read_text())
+    assert report["quantize_operators"] == ["MatMul"] and "ConvInteger" not in report["int8_quantized_operators"]
+    assert abs(report["accuracy"]["onnx_int8"] - report["accuracy"]["onnx_fp32"]) < 0.005
+    faces = list(generate(32, seed=5)[0])
+    fp32, int8 = OnnxClassifier(SHIPPED / "onnx-fp32"), OnnxClassifier(SHIPPED / "onnx-int8")
+    np.testing.assert_allclose(int8.predict_proba(faces), fp32.predict_proba(faces), atol=0.02)
