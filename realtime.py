@@ -18,7 +18,7 @@ import tempfile
 
 from fer_hf.cli import run
 from fer_hf.inference import TTA_MODES
-from fer_hf.realtime import EmotionRecognizer, FaceTracker, open_source, run_stream, source_fps
+from fer_hf.realtime import DEFAULT_TTA, EmotionRecognizer, FaceTracker, open_source, run_stream, source_fps
 
 
 def parse_args(args=None) -> argparse.Namespace:
@@ -30,7 +30,7 @@ def parse_args(args=None) -> argparse.Namespace:
     parser.add_argument("--detect_width", type=int, default=320, help="Haar: detect on a frame scaled to this width (0: full size).")
     parser.add_argument("--min_face", type=int, default=60, help="Haar: smallest face side in frame pixels.")
     parser.add_argument("--margin", type=float, default=0.1, help="Crop margin around each face, as a fraction of its size.")
-    parser.add_argument("--tta", default="none", choices=TTA_MODES, help="hflip: average each face with its mirror (2x inference; shipped model +2.2 points on PublicTest).")
+    parser.add_argument("--tta", default=DEFAULT_TTA, choices=TTA_MODES, help="hflip: average each face with its mirror (2x inference; shipped model +2.2 points on PublicTest); none: one view.")
     parser.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of past probabilities per tracked face.")
     parser.add_argument("--no-smoothing", dest="no_smoothing", action="store_true", help="Turn temporal smoothing off.")
     parser.add_argument("--max_missed", type=int, default=5, help="Frames a face may be missed before its track is dropped.")
@@ -60,7 +60,7 @@ def benchmark(args) -> None:
             p = {stage: p50 for stage, (p50, _) in summary.percentiles().items()}
             print(f"{faces:>5} {1000 / p['total']:>7.1f} {p['detect']:>8.2f} {p['preprocess']:>8.2f} {p['infer']:>8.2f} "
                   f"{p['draw']:>8.2f} {p['total']:>8.2f}")  # fmt: skip
-    options = (f" --model {args.model}" if args.model else "") + (f" --tta {args.tta}" if args.tta != "none" else "")
+    options = (f" --model {args.model}" if args.model else "") + (f" --tta {args.tta}" if args.tta != DEFAULT_TTA else "")
     print("command: python realtime.py --benchmark" + options)
 
 

@@ -30,7 +30,7 @@ def test_every_face_in_every_frame_is_found_with_one_batched_call(fer_exports, v
     out, log = tmp_path / "out.mp4", tmp_path / "faces.jsonl"
     summary = run_stream(recognizer, realtime.open_source(path), FaceTracker(), str(out), str(log))
     assert summary.frames == 24 and summary.faces == 48
-    assert calls == [2] * 24  # one inference call per frame, holding both faces
+    assert calls == [4] * 24  # one inference call per frame, holding both faces and (default hflip TTA) their mirrors
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 48
     for frame_index, frame_truth in enumerate(truth):
