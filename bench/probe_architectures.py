@@ -1,9 +1,9 @@
 """Recipe probe: the CPU preset's MobileViT-XXS against a small plain CNN on one short, complete schedule.
 
-Both models go through fer-hf's own pieces, exactly as the CPU preset uses them: the FER2013 loader, the on-the-fly
-transform (RandomResizedCrop 0.8-1 + flip), square-root class-balanced sampling, MixUp (α 0.2, p 0.2) with label
-smoothing 0.1, AdamW (weight decay 0.05 on weights only) and the warmup → plateau → cosine schedule (1 + 1 epochs,
-then cosine). Only the model (and its input size) differs. The loop is written out here instead of using train.py
+Both models go through fer-hf's own pieces with the CPU preset's settings (configs/cpu-small.json): the FER2013
+loader, the on-the-fly transform (RandomResizedCrop + flip), class-balanced sampling, MixUp with label smoothing,
+AdamW (weight decay on weights only) and the warmup → plateau → cosine schedule, shortened to 1 + 1 epochs then
+cosine. Only the model (and its input size) differs. The loop is written out here instead of using train.py
 because the CNN is not a transformers architecture: it is the yardstick for how much a from-scratch model of this
 size can learn per CPU-minute on FER2013, not a candidate for shipping.
 
@@ -24,6 +24,7 @@ from transformers import ViTImageProcessor
 
 from common import cpu_preset, header
 from fer_hf.data import decode_images, load_fer2013, require_split
+from fer_hf.labels import NUM_LABELS
 from fer_hf.mixup import MixupCollator, soft_target_cross_entropy
 from fer_hf.modeling import create_model, load_image_processor
 from fer_hf.sampling import create_class_balanced_sampler
@@ -31,7 +32,7 @@ from fer_hf.schedule import create_warmup_plateau_cosine_scheduler
 from fer_hf.transforms import FERTransform, collate
 
 
-def plain_cnn(width: int = 16, num_classes: int = 7) -> nn.Sequential:
+def plain_cnn(width: int = 16, num_classes: int = NUM_LABELS) -> nn.Sequential:
     """VGG-style: four stages of two 3x3 conv-BN-ReLU (width, 2x, 4x, 8x channels), max-pooling between, then global
     average pooling, dropout 0.2 and a linear head (width 16: 0.29M parameters)."""
     layers, channels = [], 3
@@ -48,10 +49,9 @@ def plain_cnn(width: int = 16, num_classes: int = 7) -> nn.Sequential:
     return model
 
 
-def build(name: str, width: int):
+def build(name: str, width: int, preset: dict):
     """(model, forward function returning logits, image processor) for `mobilevit` (the preset) or `cnn` (48 px)."""
     if name == "mobilevit":
-        preset = cpu_preset()
         model = create_model(preset["model_name_or_path"], classifier_dropout=preset["classifier_dropout"], freeze_layers=0,
                              from_scratch=True, conv_init=preset["conv_init"])  # fmt: skip
         return model, lambda x: model(pixel_values=x).logits, load_image_processor(preset["model_name_or_path"])
@@ -60,11 +60,12 @@ def build(name: str, width: int):
 
 
 def main():
+    preset = cpu_preset()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="FER2013 CSV with Training and PublicTest rows.")
     parser.add_argument("--model", choices=["mobilevit", "cnn"], required=True)
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--lr", type=float, default=2e-3, help="Peak AdamW learning rate (the preset's: 2e-3).")
+    parser.add_argument("--lr", type=float, default=preset["learning_rate"], help="Peak AdamW learning rate.")
     parser.add_argument("--width", type=int, default=16, help="CNN: channels of the first stage.")
     parser.add_argument("--threads", type=int, default=1, help="Torch threads (1: two probes can share 2 cores).")
     parser.add_argument("--seed", type=int, default=42)
@@ -77,15 +78,17 @@ def main():
     train, validation = require_split(dataset, "train", args.data), require_split(dataset, "validation", args.data)
     labels = np.asarray(train["label"])
     train, validation = decode_images(train), decode_images(validation)
-    model, forward, processor = build(args.model, args.width)
+    model, forward, processor = build(args.model, args.width, preset)
     model = model.to(memory_format=torch.channels_last)
-    train.set_transform(FERTransform(processor, train=True, crop_scale=(0.8, 1.0)))
+    train.set_transform(FERTransform(processor, train=True, crop_scale=(preset["crop_scale_min"], 1.0)))
     validation.set_transform(FERTransform(processor, train=False))
-    sampler = create_class_balanced_sampler(labels, 7, torch.Generator().manual_seed(args.seed), power=0.5)
-    loader = torch.utils.data.DataLoader(train, batch_size=64, sampler=sampler, drop_last=True,
-                                         collate_fn=MixupCollator(7, alpha=0.2, prob=0.2, label_smoothing=0.1))  # fmt: skip
-    eval_loader = torch.utils.data.DataLoader(validation, batch_size=256, collate_fn=collate)
-    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": 0.05},
+    generator = torch.Generator().manual_seed(args.seed)
+    sampler = create_class_balanced_sampler(labels, NUM_LABELS, generator, power=preset["balance_power"])
+    mixup = MixupCollator(NUM_LABELS, preset["mixup_alpha"], preset["mixup_prob"], preset["label_smoothing_factor"])
+    loader = torch.utils.data.DataLoader(train, batch_size=preset["per_device_train_batch_size"], sampler=sampler,
+                                         drop_last=True, collate_fn=mixup)  # fmt: skip
+    eval_loader = torch.utils.data.DataLoader(validation, batch_size=preset["per_device_eval_batch_size"], collate_fn=collate)
+    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": preset["weight_decay"]},
               {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]  # fmt: skip
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
     scheduler = create_warmup_plateau_cosine_scheduler(optimizer, len(loader), len(loader), len(loader) * args.epochs)
