@@ -8,7 +8,6 @@ Writes metrics.json, classification_report.txt, confusion_matrix.png, roc_curves
 predictions.csv and report.md to --output_dir; with --compare, one such folder per model and a side-by-side table.
 """
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -17,9 +16,10 @@ from typing import List, Optional
 import numpy as np
 
 from fer_hf.cli import UserError, parse_args, run, setup_logging
-from fer_hf.data import SPLITS, load_fer2013, require_split
+from fer_hf.data import SPLITS, load_split
 from fer_hf.evaluation import comparison_table, predict_dataset, write_evaluation
 from fer_hf.inference import load_classifier
+from fer_hf.outputs import atomic_dir, check_output_dir, write_json
 
 
 logger = logging.getLogger("evaluate")
@@ -50,6 +50,7 @@ class EvaluationArguments:
     skip_malformed_rows: bool = field(default=False, metadata={"help": "Skip malformed CSV rows or images."})
     data_cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache for parsed data."})
     no_progress: bool = field(default=False, metadata={"help": "Hide the progress bar."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace an --output_dir that already holds a report."})
 
     def model_dirs(self) -> list:
         dirs = ([self.model_dir] if self.model_dir else []) + list(self.compare or [])
@@ -80,29 +81,30 @@ def main(args=None):
     model_dirs = args.model_dirs()
     if not args.data:
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
+    if len(model_dirs) == 1:
+        output_dir = args.output_dir or os.path.join(model_dirs[0], f"eval-{args.split}")
+    else:
+        output_dir = args.output_dir or os.path.join("outputs", f"comparison-{args.split}")
+    check_output_dir(output_dir, args.overwrite, inputs=model_dirs)
     setup_logging()
 
     # 2. Data: one split, as the data layer reads it.
-    dataset = require_split(load_fer2013(args.data, args.skip_malformed_rows, args.data_cache_dir), args.split, args.data)
-    if args.max_samples is not None:
-        dataset = dataset.select(range(min(args.max_samples, len(dataset))))
+    dataset = load_split(args.data, args.split, args.skip_malformed_rows, args.data_cache_dir, args.max_samples)
 
-    # 3. One model: a report. Two models: a report each and a side-by-side table.
+    # 3. One model: a report. Two models: a report each and a side-by-side table (the folder appears whole).
     if len(model_dirs) == 1:
-        output_dir = args.output_dir or os.path.join(model_dirs[0], f"eval-{args.split}")
         return evaluate(model_dirs[0], dataset, args, output_dir)[0]
-    root = args.output_dir or os.path.join("outputs", f"comparison-{args.split}")
     names = [os.path.basename(os.path.normpath(d)) or d for d in model_dirs]
     if names[0] == names[1]:
         names = ["model_a", "model_b"]
-    (metrics_a, probs_a), (metrics_b, probs_b) = [
-        evaluate(d, dataset, args, os.path.join(root, name)) for d, name in zip(model_dirs, names)
-    ]
-    agreement = float(np.mean(probs_a.argmax(1) == probs_b.argmax(1)))
-    table = comparison_table(names[0], names[1], metrics_a, metrics_b, agreement)
+    with atomic_dir(output_dir) as root:
+        (metrics_a, probs_a), (metrics_b, probs_b) = [
+            evaluate(d, dataset, args, os.path.join(root, name)) for d, name in zip(model_dirs, names)
+        ]
+        agreement = float(np.mean(probs_a.argmax(1) == probs_b.argmax(1)))
+        table = comparison_table(names[0], names[1], metrics_a, metrics_b, agreement)
+        write_json(root / "comparison.json", {"models": model_dirs, "top1_agreement": agreement, "table": table.splitlines()})
     print(table)
-    with open(os.path.join(root, "comparison.json"), "w") as f:
-        json.dump({"models": model_dirs, "top1_agreement": agreement, "table": table.splitlines()}, f, indent=2)
     return {"a": metrics_a, "b": metrics_b, "top1_agreement": agreement}
 
 

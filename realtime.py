@@ -13,12 +13,12 @@ the dominant emotion of each tracked face.
 import argparse
 import logging
 import os
-import sys
+import signal
 import tempfile
 
 from fer_hf.cli import run
 from fer_hf.inference import TTA_MODES
-from fer_hf.realtime import DEFAULT_TTA, EmotionRecognizer, FaceTracker, open_source, run_stream, source_fps
+from fer_hf.realtime import DEFAULT_TTA, EmotionRecognizer, FaceTracker, check_outputs, open_source, run_stream, source_fps
 
 
 def parse_args(args=None) -> argparse.Namespace:
@@ -45,7 +45,7 @@ def parse_args(args=None) -> argparse.Namespace:
 
 def benchmark(args) -> None:
     """End-to-end FPS and per-stage latency on fixed generated videos with 1 and 3 faces."""
-    from fer_hf.sample_video import write_face_video
+    from fer_hf.demo.sample_video import write_face_video
 
     recognizer = EmotionRecognizer.from_pretrained(args.model, args.detector, args.yunet_model, args.margin, args.tta,
                                                    detect_width=args.detect_width, min_size=args.min_face)  # fmt: skip
@@ -64,11 +64,17 @@ def benchmark(args) -> None:
     print("command: python realtime.py --benchmark" + options)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (timeout, docker stop, systemd) ends the run as Ctrl-C does: outputs closed
+
+
 def main(args=None):
     args = parse_args(args)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.benchmark:
         return benchmark(args)
+    check_outputs(args.output, args.log)
     # 1. Model and detector (--model, else the shipped model, else the demo model).
     recognizer = EmotionRecognizer.from_pretrained(args.model, args.detector, args.yunet_model, args.margin, args.tta,
                                                    detect_width=args.detect_width, min_size=args.min_face)  # fmt: skip

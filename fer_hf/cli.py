@@ -10,13 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-import datasets
-import transformers
-from transformers import HfArgumentParser
-
-
-class UserError(ValueError):
-    """A problem with the user's input; the scripts print it as one line and exit with status 2."""
+from .errors import UserError
 
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -27,6 +21,8 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
 
     `--preset NAME` is the same as a leading `configs/NAME.json`.
     """
+    from transformers import HfArgumentParser
+
     parser = HfArgumentParser(dataclass_types)
     args = list(sys.argv[1:] if args is None else args)
     preset = None
@@ -58,19 +54,29 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
             if action.dest in defaults:
                 action.required = False
         args = args[1:]
-    return parser.parse_args_into_dataclasses(args=args)
+    try:
+        return parser.parse_args_into_dataclasses(args=args)
+    except ValueError as err:  # the dataclasses' own checks of the flags' values (TrainingArguments' included)
+        if isinstance(err, UserError):
+            raise
+        raise UserError(str(err).strip().splitlines()[0]) from None
+
+
+def cpu_info() -> dict:
+    """The first processor's fields of `/proc/cpuinfo` (`model name`, `flags`, ...); empty where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            block = f.read().split("\n\n", 1)[0]
+    except OSError:
+        return {}
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in block.splitlines()) if key.strip()}
 
 
 def machine_description() -> str:
     """One line naming the CPU, its cores, torch's threads and the GPU, if any (for run records and benchmarks)."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_info().get("model name") or platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, {gpu}"
 
@@ -84,7 +90,7 @@ def run_record(script: str, args: Sequence[str], started: str, finished: str, se
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     wall = datetime.strptime(finished, fmt) - datetime.strptime(started, fmt)
     return {
-        "command": shlex.join(["python", script, *args]),
+        "command": shlex.join(["python", script, *redact_args(args)]),
         "seed": seed,
         "started_utc": started,
         "finished_utc": finished,
@@ -93,8 +99,35 @@ def run_record(script: str, args: Sequence[str], started: str, finished: str, se
     }
 
 
+SECRET_MARK = "<redacted>"
+
+
+def redact_args(args: Sequence[str]) -> list:
+    """Command-line arguments with the value of every `--*token*` flag (and anything shaped like a Hugging Face
+    token, `hf_...`) replaced by `<redacted>`, so run records and model cards never carry a secret."""
+    out, hide_next = [], False
+    for arg in map(str, args):
+        if hide_next:
+            out.append(SECRET_MARK)
+            hide_next = False
+        elif arg.startswith("--") and "token" in arg.split("=", 1)[0].lower():
+            if "=" in arg:
+                out.append(arg.split("=", 1)[0] + "=" + SECRET_MARK)
+            else:
+                out.append(arg)
+                hide_next = True
+        elif arg.startswith("hf_") and len(arg) > 8:
+            out.append(SECRET_MARK)
+        else:
+            out.append(arg)
+    return out
+
+
 def setup_logging(library_level: int = logging.WARNING) -> None:
     """Timestamped INFO logging for the scripts and fer_hf; transformers and datasets at `library_level`."""
+    import datasets
+    import transformers
+
     # The root logger stays at WARNING: onnxruntime's quantizer logs one INFO line per tensor to it.
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.WARNING)
     for name in ("fer_hf", "train", "evaluate", "export"):
@@ -104,10 +137,13 @@ def setup_logging(library_level: int = logging.WARNING) -> None:
 
 
 def run(main: Callable[[], object]) -> None:
-    """Call a script's `main()`; user errors end in one line on stderr instead of a traceback."""
+    """Call a script's `main()`; user errors end in one line on stderr instead of a traceback.
+
+    Only `UserError` is shortened: any other exception is a bug and keeps its traceback.
+    """
     try:
         main()
-    except (UserError, ValueError, FileNotFoundError) as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

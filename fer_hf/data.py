@@ -14,6 +14,7 @@ Three sources are understood, each mapped onto the splits `train` / `validation`
 import hashlib
 import io
 import logging
+import shutil
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -26,8 +27,9 @@ from PIL import Image, UnidentifiedImageError
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features
 
-from .hub import is_hub_id
+from .errors import UserError
 from .labels import EMOTIONS, SPLIT_TO_USAGE, USAGE_TO_SPLIT
+from .loading import is_hub_id
 
 
 logger = logging.getLogger(__name__)
@@ -38,9 +40,10 @@ CSV_COLUMNS = ("emotion", "pixels", "Usage")
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp"}
 # Bump when the cached layout changes, so stale caches are never read.
 _CACHE_VERSION = "1"
+_CACHE_COMPLETE = "fer_hf_cache_complete"
 
 
-class MalformedDataError(ValueError):
+class MalformedDataError(UserError):
     """A FER2013 file holds a row or image that cannot be used; the message names file, line and problem."""
 
 
@@ -71,7 +74,7 @@ def load_fer2013(
         build = _read_image_folder
     elif path.is_dir() or _looks_like_path(source):
         if not path.exists():
-            raise FileNotFoundError(
+            raise UserError(
                 f"Data path '{source}' does not exist. Pass --data with a FER2013 CSV (fer2013.csv[.gz]), "
                 "an image-folder root with train/ and test/, or a Hub dataset id."
             )
@@ -80,28 +83,55 @@ def load_fer2013(
         return _read_hub_dataset(source)
 
     cache_path = _cache_path(path, skip_malformed, cache_dir)
-    if (cache_path / "dataset_dict.json").exists():
+    if (cache_path / _CACHE_COMPLETE).exists():
         logger.info("Loading cached FER2013 from %s", cache_path)
         return datasets.load_from_disk(str(cache_path))
     dataset = build(path, skip_malformed)
     if not dataset:
         raise MalformedDataError(f"{path} holds no usable FER2013 rows or images.")
-    dataset.save_to_disk(str(cache_path))
+    _save_cache(dataset, cache_path)
     # Reload so the returned splits are memory-mapped from the cache rather than held in RAM.
     return datasets.load_from_disk(str(cache_path))
 
 
+def _save_cache(dataset: DatasetDict, cache_path: Path) -> None:
+    """Save the parsed data whole or not at all: into a temporary sibling, marked complete, then renamed.
+
+    A run killed while saving leaves only a `.tmp-*` folder (removed by the next run), never a half-written cache
+    that every later run would fail on. A cache folder without the mark (an older or interrupted layout) is rebuilt.
+    """
+    from .outputs import atomic_dir
+
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in cache_path.parent.glob(f".{cache_path.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with atomic_dir(cache_path) as tmp:
+        dataset.save_to_disk(str(tmp))
+        (tmp / _CACHE_COMPLETE).write_text("complete\n")
+
+
 def require_split(dataset: DatasetDict, split: str, source: str) -> Dataset:
-    """Return `dataset[split]`, or raise a `ValueError` that says which splits the data does have."""
+    """Return `dataset[split]`, or raise a `UserError` that says which splits the data does have."""
     if split not in SPLITS:
-        raise ValueError(f"Unknown split '{split}'; choose one of {', '.join(SPLITS)}.")
+        raise UserError(f"Unknown split '{split}'; choose one of {', '.join(SPLITS)}.")
     if split in dataset and len(dataset[split]) > 0:
         return dataset[split]
     present = ", ".join(f"{name} ({len(rows)} rows)" for name, rows in dataset.items()) or "nothing"
-    raise ValueError(
+    raise UserError(
         f"Split '{split}' (FER2013 {SPLIT_TO_USAGE[split]}) has no rows in {source}; it holds {present}. "
         f"Choose another split or point --data at a file that contains {SPLIT_TO_USAGE[split]} rows."
     )
+
+
+def take_first(dataset: Dataset, max_samples: Optional[int]) -> Dataset:
+    """The first `max_samples` rows (all of them when `max_samples` is None or larger than the split)."""
+    return dataset if max_samples is None else dataset.select(range(min(max_samples, len(dataset))))
+
+
+def load_split(source: str, split: str, skip_malformed: bool = False, cache_dir: Optional[str] = None,
+               max_samples: Optional[int] = None) -> Dataset:  # fmt: skip
+    """One split of FER2013 from `source` (see `load_fer2013`), optionally only its first `max_samples` rows."""
+    return take_first(require_split(load_fer2013(source, skip_malformed, cache_dir), split, source), max_samples)
 
 
 def decode_images(dataset: Dataset, num_proc: Optional[int] = None) -> Dataset:
@@ -159,6 +189,7 @@ def _read_csv(path: Path, skip_malformed: bool) -> DatasetDict:
         problems.append((row.text, f"has {row.actual_columns} fields, expected {row.expected_columns}"))
         return "skip"
 
+    _check_text(path)
     try:
         table = pcsv.read_csv(
             path,
@@ -166,7 +197,8 @@ def _read_csv(path: Path, skip_malformed: bool) -> DatasetDict:
             convert_options=pcsv.ConvertOptions(column_types={name: pa.string() for name in CSV_COLUMNS}),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as err:
-        raise MalformedDataError(f"Cannot read {path} as a FER2013 CSV: {err}") from None
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise MalformedDataError(f"Cannot read {path} as a FER2013 CSV: {first}") from None
     missing = [name for name in CSV_COLUMNS if name not in table.column_names]
     if missing:
         raise MalformedDataError(
@@ -215,11 +247,14 @@ def _parse_columns(table: pa.Table):
     for row in np.flatnonzero(~usage_ok)[:1000]:
         bad.setdefault(int(row), f"Usage {usage[row]!r} is not one of {', '.join(USAGE_TO_SPLIT)}")
 
-    tokens = pc.ascii_split_whitespace(table["pixels"].combine_chunks().fill_null(""))
-    counts = pc.list_value_length(tokens).to_numpy()
+    text = pc.utf8_trim_whitespace(table["pixels"].combine_chunks().fill_null(""))
+    tokens = pc.ascii_split_whitespace(text)
+    # Splitting an empty field gives one empty token: count it as no values.
+    counts = np.where(pc.equal(text, "").to_numpy(zero_copy_only=False), 0, pc.list_value_length(tokens).to_numpy())
     count_ok = counts == IMAGE_SIZE * IMAGE_SIZE
     for row in np.flatnonzero(~count_ok)[:1000]:
-        bad.setdefault(int(row), f"pixels has {counts[row]} values, expected {IMAGE_SIZE * IMAGE_SIZE} (48x48)")
+        bad.setdefault(int(row), "pixels is empty" if counts[row] == 0 else
+                       f"pixels has {counts[row]} values, expected {IMAGE_SIZE * IMAGE_SIZE} (48x48)")  # fmt: skip
 
     # Only rows of the right length are converted; a failed fast cast falls back to finding the culprits.
     good_len = np.flatnonzero(count_ok)
@@ -241,6 +276,33 @@ def _parse_columns(table: pa.Table):
     for row in np.flatnonzero(~(label_ok & usage_ok & count_ok)):
         bad.setdefault(int(row), "malformed row")
     return labels, usage, pixels, sorted(bad.items())
+
+
+def _check_text(path: Path) -> None:
+    """Refuse a file that is not text (an image, an archive, a model) before the CSV reader dumps its bytes."""
+    import gzip
+
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            head = f.read(4096)
+    except (OSError, EOFError) as err:
+        raise MalformedDataError(f"Cannot read {path}: {err}. Pass --data a FER2013 CSV (fer2013.csv or .csv.gz).") from None
+    if not _is_text(head):
+        raise MalformedDataError(f"{path} is not a text CSV file (binary content); pass --data a FER2013 CSV "
+                                 "(emotion,pixels,Usage), an image folder or a Hub dataset id.")  # fmt: skip
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 without NUL bytes; a multi-byte character may be cut at the end of the sample."""
+    if b"\0" in head:
+        return False
+    for cut in range(4):
+        try:
+            head[: len(head) - cut].decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
 
 
 def _find_line(path: Path, text: str) -> str:
@@ -295,8 +357,9 @@ def _read_image_folder(path: Path, skip_malformed: bool) -> DatasetDict:
                 )
                 data = file.read_bytes()
                 try:
-                    Image.open(io.BytesIO(data)).verify()
-                except (UnidentifiedImageError, OSError, SyntaxError) as err:
+                    # A full decode: `verify()` passes truncated JPEGs, which then fail in the middle of training.
+                    Image.open(io.BytesIO(data)).load()
+                except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
                     if not skip_malformed:
                         raise MalformedDataError(
                             f"{file}: not a readable image ({err}). Remove or replace the file, or pass "
@@ -325,7 +388,7 @@ def _read_hub_dataset(name: str) -> DatasetDict:
     try:
         raw = datasets.load_dataset(name)
     except Exception as err:  # datasets raises many types here (connection, not found, format); all end the same
-        raise ValueError(
+        raise UserError(
             f"Cannot load dataset '{name}' ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
             "Pass --data with a local FER2013 CSV or image folder, or a Hub dataset id while online."
         ) from None
@@ -345,7 +408,7 @@ def _normalise_hub_split(split: Dataset, name: str) -> Dataset:
     image_column = next((c for c, f in split.features.items() if isinstance(f, datasets.Image)), None)
     label_column = next((c for c in ("label", "labels", "emotion") if c in split.column_names), None)
     if image_column is None or label_column is None:
-        raise ValueError(
+        raise UserError(
             f"Dataset '{name}' has columns {split.column_names}; expected an image column and one of "
             "label / labels / emotion."
         )
@@ -355,7 +418,7 @@ def _normalise_hub_split(split: Dataset, name: str) -> Dataset:
         try:
             remap = np.array([lookup[n.lower()] for n in feature.names])
         except KeyError as err:
-            raise ValueError(f"Dataset '{name}' has label {err} that is not a FER2013 emotion.") from None
+            raise UserError(f"Dataset '{name}' has label {err} that is not a FER2013 emotion.") from None
         labels = remap[np.asarray(split[label_column])]
     else:
         labels = np.asarray(split[label_column])

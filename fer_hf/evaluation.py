@@ -162,11 +162,20 @@ def plot_reliability_diagram(labels, probs, path: str, n_bins: int = 15) -> None
 
 
 def write_evaluation(output_dir: str, labels, probs, identifiers: dict, class_names=EMOTIONS) -> dict:
-    """Write metrics.json, classification_report.txt, the three figures, predictions.csv and report.md."""
+    """Write metrics.json, classification_report.txt, the three figures, predictions.csv and report.md.
+
+    The folder appears whole (built beside `output_dir`, then renamed) and replaces an older report only at the end.
+    """
+    from .outputs import atomic_dir
+
+    with atomic_dir(output_dir) as tmp:
+        return _write_evaluation(str(tmp), labels, probs, identifiers, class_names)
+
+
+def _write_evaluation(output_dir: str, labels, probs, identifiers: dict, class_names) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
-    os.makedirs(output_dir, exist_ok=True)
     metrics = {**identifiers, **compute_metrics_report(labels, probs, class_names)}
     with open(os.path.join(output_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

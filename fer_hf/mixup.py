@@ -5,11 +5,13 @@ MixUp (Zhang et al., 2018, "mixup: Beyond Empirical Risk Minimization") trains o
 with its own reverse, and label smoothing is folded into the one-hot targets.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import UserError
 from .transforms import collate
 
 
@@ -42,23 +44,27 @@ class MixupCollator:
         alpha: Beta(α, α) concentration; large α keeps λ near 0.5.
         prob: Probability that a batch is mixed.
         label_smoothing: Label smoothing applied to the one-hot targets.
+        generator: Where λ is drawn from (`fer_hf.sampling.BatchSeeds.generator` in training); None: torch's global RNG.
     """
 
-    def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0):
+    def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0,
+                 generator: Optional[torch.Generator] = None):  # fmt: skip
         if alpha <= 0:
-            raise ValueError(f"MixUp alpha must be > 0, got {alpha}.")
+            raise UserError(f"MixUp alpha must be > 0, got {alpha}.")
         if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"MixUp probability must be in [0, 1], got {prob}.")
+            raise UserError(f"MixUp probability must be in [0, 1], got {prob}.")
         self.num_classes = num_classes
         self.alpha = alpha
         self.prob = prob
         self.label_smoothing = label_smoothing
+        self.generator = generator
 
     def sample_lambda(self) -> float:
         """λ for the next batch: Beta(α, α) with probability `prob`, else 1 (no mixing)."""
-        # The global torch RNG is seeded by Trainer (and per dataloader worker), unlike a private generator.
-        if self.prob > 0 and torch.rand(()).item() < self.prob:
-            return torch.distributions.Beta(self.alpha, self.alpha).sample().item()
+        if self.prob > 0 and torch.rand((), generator=self.generator).item() < self.prob:
+            # torch.distributions takes no generator: the Beta draw comes from numpy, seeded from the same stream.
+            rng = np.random.default_rng(int(torch.randint(2**62, (), generator=self.generator)))
+            return float(rng.beta(self.alpha, self.alpha))
         return 1.0
 
     def __call__(self, examples: Sequence[dict]) -> dict:

@@ -21,7 +21,9 @@ from typing import Iterator, List, Optional, Sequence
 import cv2
 import numpy as np
 
+from .errors import UserError
 from .inference import EmotionClassifier, check_tta, load_classifier, merge_tta_views, softmax, tta_views
+from .outputs import PendingFile, atomic_file, check_writable_file
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +72,7 @@ class YuNetFaceDetector:
 
     def __init__(self, model_path: str, score_threshold: float = 0.8, nms_threshold: float = 0.3):
         if not os.path.isfile(model_path):
-            raise FileNotFoundError(f"YuNet model '{model_path}' not found; pass --yunet_model the path of its .onnx file.")
+            raise UserError(f"YuNet model '{model_path}' not found; pass --yunet_model the path of its .onnx file.")
         self.detector = cv2.FaceDetectorYN.create(model_path, "", (320, 320), score_threshold, nms_threshold)
 
     def detect(self, frame_bgr: np.ndarray, gray: np.ndarray) -> np.ndarray:
@@ -88,9 +90,9 @@ def create_detector(name: str = "haar", yunet_model: Optional[str] = None, **haa
         return HaarFaceDetector(**haar_kwargs)
     if name == "yunet":
         if not yunet_model:
-            raise ValueError("--detector yunet needs --yunet_model path/to/face_detection_yunet.onnx.")
+            raise UserError("--detector yunet needs --yunet_model path/to/face_detection_yunet.onnx.")
         return YuNetFaceDetector(yunet_model)
-    raise ValueError(f"Unknown detector '{name}'; choose haar or yunet.")
+    raise UserError(f"Unknown detector '{name}'; choose haar or yunet.")
 
 
 def crop_faces(gray: np.ndarray, boxes: np.ndarray, margin: float = 0.1) -> List[np.ndarray]:
@@ -141,7 +143,7 @@ class FaceTracker:
 
     def __init__(self, smoothing: float = 0.6, iou_threshold: float = 0.3, max_missed: int = 5):
         if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"--smoothing must be in [0, 1), got {smoothing}.")
+            raise UserError(f"--smoothing must be in [0, 1), got {smoothing}.")
         self.smoothing, self.iou_threshold, self.max_missed = smoothing, iou_threshold, max_missed
         self.tracks: List[Track] = []
         self.finished: List[Track] = []
@@ -262,7 +264,7 @@ def default_model_dir() -> Path:
             "meaningful. Pass --model with a model trained on FER2013.", DEMO_MODEL_DIR
         )
         return DEMO_MODEL_DIR
-    raise FileNotFoundError(
+    raise UserError(
         f"No model given, and neither the shipped {DEFAULT_MODEL_DIR} nor the demo's {DEMO_MODEL_DIR} exists; "
         "pass --model DIR (a folder from export.py or train.py), or run `make demo` first."
     )
@@ -272,7 +274,7 @@ def default_model_dir() -> Path:
 # Sources, drawing
 
 
-class SourceError(ValueError):
+class SourceError(UserError):
     """A camera, video, image or folder that cannot be read."""
 
 
@@ -368,15 +370,31 @@ def draw_overlay(frame: np.ndarray, fps: float, timings: dict) -> None:
 # The stream loop
 
 
+LOG_SUFFIXES = (".jsonl", ".csv")
+VIDEO_SUFFIXES = (".mp4", ".avi")
+
+
+def check_outputs(output: Optional[str], log: Optional[str]) -> None:
+    """Refuse, before the camera or model starts, an `--output` or `--log` that cannot be written."""
+    if output:
+        check_writable_file(output, "--output", VIDEO_SUFFIXES + tuple(sorted(IMAGE_SUFFIXES)))
+    if log:
+        check_writable_file(log, "--log", LOG_SUFFIXES)
+
+
 class FrameLog:
-    """One record per face per frame, as JSON lines (`.jsonl`) or CSV (`.csv`)."""
+    """One record per face per frame, as JSON lines (`.jsonl`) or CSV (`.csv`).
+
+    Written to a temporary sibling and renamed to `path` by `close()`, so the log appears whole, however the run ends.
+    """
 
     def __init__(self, path: str, labels: Sequence[str]):
         self.path, self.labels = path, list(labels)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(path, "w", newline="")
+        self._pending = PendingFile(path)
+        self.file = open(self._pending.tmp, "w", newline="")
         self.csv = None
-        if path.endswith(".csv"):
+        if Path(path).suffix.lower() == ".csv":
             self.csv = csv.writer(self.file)
             self.csv.writerow(["frame", "time_s", "track_id", "x", "y", "w", "h", "label", "confidence", *self.labels])
 
@@ -393,15 +411,21 @@ class FrameLog:
 
     def close(self) -> None:
         self.file.close()
+        self._pending.commit()
 
 
 class VideoSink:
-    """Annotated frames to a video file (frames resized to the first frame's size) or, for one image, an image file."""
+    """Annotated frames to a video file (frames resized to the first frame's size) or, for one image, an image file.
+
+    Both are written to a temporary sibling and renamed by `close()`: a killed run leaves no unplayable file under
+    the name the user asked for.
+    """
 
     def __init__(self, path: str, fps: float):
         self.path, self.fps, self.writer, self.size, self.last = path, fps, None, None, None
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.is_image = Path(path).suffix.lower() in IMAGE_SUFFIXES
+        self._pending = None
 
     def write(self, frame: np.ndarray) -> None:
         if self.is_image:
@@ -409,9 +433,12 @@ class VideoSink:
             return
         if self.writer is None:
             self.size = (frame.shape[1], frame.shape[0])
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.endswith(".mp4") else "MJPG"))
-            self.writer = cv2.VideoWriter(self.path, fourcc, self.fps, self.size)
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.lower().endswith(".mp4") else "MJPG"))
+            self._pending = PendingFile(self.path)
+            self.writer = cv2.VideoWriter(str(self._pending.tmp), fourcc, self.fps, self.size)
             if not self.writer.isOpened():
+                self._pending.discard()
+                self.writer = None
                 raise SourceError(f"Cannot write video {self.path}; use a .mp4 or .avi file name.")
         if (frame.shape[1], frame.shape[0]) != self.size:
             frame = cv2.resize(frame, self.size)
@@ -420,8 +447,16 @@ class VideoSink:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+            self._pending.commit()
         if self.is_image and self.last is not None:
-            cv2.imwrite(self.path, self.last)
+            write_image(self.path, self.last)
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """`cv2.imwrite`, atomically, with a clear error when OpenCV cannot write the file."""
+    with atomic_file(path) as tmp:
+        if not cv2.imwrite(str(tmp), image):
+            raise SourceError(f"Cannot write image {path}; use a .jpg or .png file name in a writable folder.")
 
 
 @dataclass

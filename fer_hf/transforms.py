@@ -6,14 +6,17 @@ in21k ViT uses 0.5 / 0.5, not ImageNet statistics). Size and statistics are alwa
 processor, never from constants, so a checkpoint's saved `preprocessor_config.json` drives every consumer.
 """
 
+import io
 import math
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as F
+
+from .errors import UserError
 
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, dict]
@@ -33,14 +36,16 @@ def decode_gray(image: ImageLike) -> np.ndarray:
     """An `(H, W)` `uint8` array from a PIL image, `{"bytes": ...}` (an undecoded `datasets.Image`), an `(H, W)` or
     `(H, W, 3)` RGB array, or a tensor."""
     if isinstance(image, dict):
-        data = image.get("bytes")
+        data, name = image.get("bytes"), image.get("path")
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
-        if decoded is None:
-            image = Image.open(image["path"]) if image.get("path") else None
-            if image is None:
-                raise ValueError("Cannot decode an image of the batch (no bytes and no path).")
-        else:
+        if decoded is not None:
             return decoded
+        try:
+            image = Image.open(io.BytesIO(data) if data else name)
+            image.load()
+        except (OSError, ValueError, TypeError):
+            raise UserError(f"Cannot decode image {name or '(in memory)'}: corrupt or not an image. Remove it, or load "
+                            "the data with --skip_malformed_rows.") from None  # fmt: skip
     if isinstance(image, Image.Image):
         return np.asarray(image.convert("L"))
     if isinstance(image, torch.Tensor):
@@ -57,7 +62,7 @@ def to_gray_tensor(image: ImageLike) -> torch.Tensor:
         return image
     gray = decode_gray(image)
     if gray.ndim != 2:
-        raise ValueError(f"Expected a grayscale or RGB image, got an array of shape {gray.shape}.")
+        raise UserError(f"Expected a grayscale or RGB image, got an array of shape {gray.shape}.")
     return torch.from_numpy(np.array(gray, dtype=np.uint8))[None]  # a copy: decoded arrays may be read-only
 
 
@@ -95,21 +100,22 @@ def pixels_to_gray(pixels: Sequence[bytes], heights: Sequence[int], widths: Sequ
     return [torch.frombuffer(bytearray(p), dtype=torch.uint8).view(1, h, w) for p, h, w in zip(pixels, heights, widths)]
 
 
-def random_resized_crop_boxes(n: int, height: int, width: int, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), attempts: int = 10):
+def random_resized_crop_boxes(n: int, height: int, width: int, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), attempts: int = 10,
+                              generator: Optional[torch.Generator] = None):  # fmt: skip
     """`(n, 4)` boxes `x0, y0, x1, y1` drawn as torchvision's RandomResizedCrop draws them, for a whole batch at once.
 
     Area fraction ~ U(scale), log aspect ratio ~ U(log ratio); the first of `attempts` draws that fits is kept, and a
     sample with none that fits gets the whole image.
     """
-    area = height * width * torch.empty(n, attempts).uniform_(*scale)
-    aspect = torch.exp(torch.empty(n, attempts).uniform_(math.log(ratio[0]), math.log(ratio[1])))
+    area = height * width * torch.empty(n, attempts).uniform_(*scale, generator=generator)
+    aspect = torch.exp(torch.empty(n, attempts).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator))
     w, h = torch.sqrt(area * aspect), torch.sqrt(area / aspect)
     fits = (w <= width) & (h <= height)
     first = torch.where(fits.any(1), fits.float().argmax(1), torch.full((n,), -1))
     rows = torch.arange(n)
     w = torch.where(first >= 0, w[rows, first.clamp(min=0)], torch.full((n,), float(width)))
     h = torch.where(first >= 0, h[rows, first.clamp(min=0)], torch.full((n,), float(height)))
-    x0, y0 = torch.rand(n) * (width - w), torch.rand(n) * (height - h)
+    x0, y0 = torch.rand(n, generator=generator) * (width - w), torch.rand(n, generator=generator) * (height - h)
     return torch.stack([x0, y0, x0 + w, y0 + h], dim=1)
 
 
@@ -145,16 +151,19 @@ class FERTransform:
         crop_scale: Area range of RandomResizedCrop.
         hflip_prob: Probability of a horizontal flip.
         rotation_degrees: Rotate by an angle drawn from U(-d, d) about the centre (0: never), in the same warp.
+        generator: Where the random draws come from (`fer_hf.sampling.BatchSeeds.generator` in training, so that a
+            resumed run redraws the same augmentations); None: torch's global RNG.
     """
 
     def __init__(self, image_processor, train: bool, crop_scale=(0.8, 1.0), hflip_prob: float = 0.5,
-                 rotation_degrees: float = 0.0):  # fmt: skip
+                 rotation_degrees: float = 0.0, generator: Optional[torch.Generator] = None):  # fmt: skip
         self.image_processor = image_processor
         self.train = train
         self.size = processor_image_size(image_processor)
         self.crop_scale = tuple(crop_scale)
         self.hflip_prob = hflip_prob
         self.rotation_degrees = rotation_degrees
+        self.generator = generator
 
     def augment(self, gray: torch.Tensor) -> torch.Tensor:
         """Random resized crops, flips and rotations of `(B, 1, h, w)` `uint8` faces → `(B, 1, H, W)` `uint8`."""
@@ -162,9 +171,9 @@ class FERTransform:
         if gray.shape[-2] > out_h or gray.shape[-1] > out_w:  # shrink with antialiasing first; the warp only enlarges
             gray = F.resize(gray, [out_h, out_w], antialias=True)
         n, _, height, width = gray.shape
-        boxes = random_resized_crop_boxes(n, height, width, self.crop_scale).double().numpy()
-        flips = (torch.rand(n) < self.hflip_prob).numpy()
-        angles = ((torch.rand(n) * 2 - 1) * self.rotation_degrees).numpy() if self.rotation_degrees else np.zeros(n)
+        boxes = random_resized_crop_boxes(n, height, width, self.crop_scale, generator=self.generator).double().numpy()
+        flips = (torch.rand(n, generator=self.generator) < self.hflip_prob).numpy()
+        angles = ((torch.rand(n, generator=self.generator) * 2 - 1) * self.rotation_degrees).numpy() if self.rotation_degrees else np.zeros(n)
         source = gray.numpy()
         out = np.empty((n, 1, out_h, out_w), dtype=np.uint8)
         for i in range(n):
