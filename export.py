@@ -4,11 +4,11 @@
     python export.py --model_dir outputs/vit-fer2013 --output_dir exports/vit-fer2013
     python export.py --model_dir outputs/vit-fer2013 --output_dir exports/vit-fer2013 --data fer2013.csv --split validation
 
-Writes <output_dir>/onnx (fp32) and <output_dir>/onnx-int8, each loadable with from_pretrained, and
-<output_dir>/export_report.json with parity, sizes and latency (printed as a table).
+Writes <output_dir>/onnx-fp32 and <output_dir>/onnx-int8, each loadable with from_pretrained and marked complete
+(fer_hf_export.json), and <output_dir>/export_report.json with parity, sizes and latency (printed as a table). The
+folder appears whole: it is built beside <output_dir> and renamed at the end; an existing one needs --overwrite.
 """
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ from fer_hf.cli import UserError, machine_description, parse_args, run, setup_lo
 from fer_hf.export import (
     DEFAULT_QUANTIZE_OPERATORS,
     QUANTIZATION_TARGETS,
+    check_checkpoint,
+    check_optimization_level,
     check_quantization,
     detect_quantization_target,
     export_onnx,
@@ -28,7 +30,8 @@ from fer_hf.export import (
     quantize_dynamic,
     verify_export,
 )
-from fer_hf.synthetic import generate
+from fer_hf.outputs import atomic_dir, check_output_dir, write_export_marker, write_json
+from fer_hf.demo.synthetic import generate
 
 
 logger = logging.getLogger("export")
@@ -39,7 +42,8 @@ class ExportArguments:
     """What to export, how to quantize it, and how to check the result."""
 
     model_dir: Optional[str] = field(default=None, metadata={"help": "Checkpoint folder written by train.py."})
-    output_dir: Optional[str] = field(default=None, metadata={"help": "Where the onnx/ and onnx-int8/ folders go."})
+    output_dir: Optional[str] = field(default=None, metadata={"help": "Where the onnx-fp32/ and onnx-int8/ folders go."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace an --output_dir that already holds files."})
     opset: Optional[int] = field(default=None, metadata={"help": "ONNX opset (default: Optimum's choice for the model)."})
     optimization_level: int = field(
         default=0, metadata={"help": "ORTOptimizer graph optimisation of the fp32 export: 0 (off), 1, 2 or 99."}
@@ -59,31 +63,48 @@ class ExportArguments:
     data: Optional[str] = field(default=None, metadata={"help": "Also report fp32 and int8 accuracy on this data."})
     split: str = field(default="validation", metadata={"help": "Split for the accuracy check."})
     max_samples: Optional[int] = field(default=None, metadata={"help": "Use only the first N rows for accuracy."})
+    skip_malformed_rows: bool = field(default=False, metadata={"help": "Skip malformed CSV rows or images."})
+    data_cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache for parsed data."})
     num_faces: int = field(default=64, metadata={"help": "Generated faces for the parity and latency checks."})
     threads: int = field(default=0, metadata={"help": "Threads for the latency check (0: all cores torch sees)."})
     repeats: int = field(default=20, metadata={"help": "Timed runs per latency measurement (median reported)."})
 
 
 def main(args=None):
-    # 1. Arguments.
+    # 1. Arguments, checked before any work: the output folder, the checkpoint, the quantization settings.
     (args,) = parse_args((ExportArguments,), args)
     if not args.model_dir or not args.output_dir:
         raise UserError("Pass --model_dir (a checkpoint from train.py) and --output_dir.")
+    check_output_dir(args.output_dir, args.overwrite, inputs=[args.model_dir])
+    check_checkpoint(args.model_dir)
+    check_optimization_level(args.optimization_level)
     setup_logging()
     target = detect_quantization_target() if args.quantization_target == "auto" else args.quantization_target
     if not args.skip_quantization:
         check_quantization(target, args.quantize_operators)
+    with atomic_dir(args.output_dir) as staging:
+        report = export_all(args, str(staging), target)
+    print(format_report(report))
+    fp32_dir, int8_dir = os.path.join(args.output_dir, args.fp32_name), os.path.join(args.output_dir, args.int8_name)
+    print(f"\nWrote {fp32_dir}" + (f" and {int8_dir}" if not args.skip_quantization else "") + f"; report: {args.output_dir}/export_report.json")
+    return report
 
-    # 2. Export to ONNX (fp32), then dynamic int8 quantization.
-    fp32_dir = export_onnx(args.model_dir, os.path.join(args.output_dir, args.fp32_name), args.opset)
+
+def export_all(args: ExportArguments, output_dir: str, target: str) -> dict:
+    """Export, quantize, mark complete, verify and report into `output_dir` (the staging folder)."""
+    # 2. Export to ONNX (fp32), then dynamic int8 quantization; each folder is marked complete when it is.
+    fp32_dir = export_onnx(args.model_dir, os.path.join(output_dir, args.fp32_name), args.opset)
     int8_dir = None
     if not args.skip_quantization:
         int8_dir = quantize_dynamic(
-            fp32_dir, os.path.join(args.output_dir, args.int8_name), target, args.per_channel, args.quantize_operators
+            fp32_dir, os.path.join(output_dir, args.int8_name), target, args.per_channel, args.quantize_operators
         )
     if args.optimization_level:
         optimize_onnx(fp32_dir, args.optimization_level)
-    logger.info("Exported %s (fp32) and %s (int8, %s)", fp32_dir, int8_dir, target)
+    for folder in (fp32_dir, int8_dir):
+        if folder:
+            write_export_marker(folder)
+    logger.info("Exported %s (fp32) and %s (int8, %s)", args.fp32_name, args.int8_name if int8_dir else None, target)
 
     # 3. Verify on generated faces: parity with PyTorch, int8 agreement, sizes and latency.
     faces, _ = generate(args.num_faces, seed=1234)
@@ -93,13 +114,11 @@ def main(args=None):
 
     # 4. With --data: accuracy of each export on a real split, through the evaluator.
     if args.data:
-        from fer_hf.data import load_fer2013, require_split
+        from fer_hf.data import load_split
         from fer_hf.evaluation import predict_dataset
         from fer_hf.inference import OnnxClassifier
 
-        dataset = require_split(load_fer2013(args.data), args.split, args.data)
-        if args.max_samples:
-            dataset = dataset.select(range(min(args.max_samples, len(dataset))))
+        dataset = load_split(args.data, args.split, args.skip_malformed_rows, args.data_cache_dir, args.max_samples)
         report["accuracy_split"], report["accuracy"] = args.split, {}
         for name, folder in (("onnx_fp32", fp32_dir), ("onnx_int8", int8_dir)):
             if folder:
@@ -107,10 +126,7 @@ def main(args=None):
                 report["accuracy"][name] = float((probs.argmax(1) == labels).mean())
 
     # 5. Report.
-    with open(os.path.join(args.output_dir, "export_report.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    print(format_report(report))
-    print(f"\nWrote {fp32_dir}" + (f" and {int8_dir}" if int8_dir else "") + f"; report: {args.output_dir}/export_report.json")
+    write_json(os.path.join(output_dir, "export_report.json"), report)
     return report
 
 

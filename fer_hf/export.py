@@ -20,7 +20,9 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .labels import check_fer_labels
+from .cli import cpu_info
+from .errors import UserError
+from .loading import check_model_folder, read_config, weights_file
 
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ QUANTIZATION_TARGETS = ("avx512_vnni", "avx512", "avx2", "arm64")
 # while quantizing the MatMuls alone (transformer layers; all of ViT but its patch embedding) changed one
 # prediction in 3,589 (python export.py ... --quantize_operators Conv MatMul reproduces the old behaviour).
 DEFAULT_QUANTIZE_OPERATORS = ("MatMul",)
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def detect_quantization_target() -> str:
@@ -41,30 +42,15 @@ def detect_quantization_target() -> str:
     capability = torch.backends.cpu.get_cpu_capability()  # "AVX512", "AVX2", "DEFAULT", ...
     if capability == "AVX512":
         # torch does not report VNNI separately; Linux lists it among the CPU flags.
-        try:
-            flags = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            flags = ""
-        return "avx512_vnni" if "avx512_vnni" in flags else "avx512"
+        return "avx512_vnni" if "avx512_vnni" in cpu_info().get("flags", "").split() else "avx512"
     return "avx2"
 
 
 def check_checkpoint(model_dir: str) -> None:
     """Fail early, naming the missing files, if `model_dir` is not a complete checkpoint from train.py."""
-    if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"Checkpoint '{model_dir}' does not exist; pass --model_dir a folder written by train.py.")
-    present = set(os.listdir(model_dir))
-    missing = [name for name in ("config.json", "preprocessor_config.json") if name not in present]
-    if not present & set(WEIGHT_FILES):
-        missing.append("model.safetensors")
-    if missing:
-        raise ValueError(
-            f"Checkpoint '{model_dir}' is missing {', '.join(missing)}; pass --model_dir the folder train.py wrote "
-            "(it holds config.json, model.safetensors and preprocessor_config.json)."
-        )
-    from .inference import read_config
-
-    check_fer_labels(read_config(model_dir).get("id2label", {}), model_dir)
+    check_model_folder(model_dir, need=("config.json", "preprocessor_config.json"))
+    if weights_file(model_dir) is None:
+        raise UserError(f"Checkpoint '{model_dir}' is missing model.safetensors; pass --model_dir the folder train.py wrote.")
 
 
 def export_onnx(model_dir: str, output_dir: str, opset: Optional[int] = None) -> str:
@@ -72,11 +58,34 @@ def export_onnx(model_dir: str, output_dir: str, opset: Optional[int] = None) ->
     from optimum.exporters.onnx import main_export
 
     check_checkpoint(model_dir)
+    custom = {}
+    if read_config(model_dir).get("model_type") == "timm_wrapper":
+        from transformers import AutoConfig
+
+        custom = {"custom_onnx_configs": {"model": timm_wrapper_onnx_config(AutoConfig.from_pretrained(model_dir))}}
     try:
-        main_export(model_dir, output=output_dir, task="image-classification", opset=opset, do_validation=False)
+        main_export(model_dir, output=output_dir, task="image-classification", opset=opset, do_validation=False,
+                    library_name="transformers", **custom)
     except Exception as err:  # the exporter raises many types; all mean the same to the user
-        raise ValueError(f"ONNX export of '{model_dir}' failed: {type(err).__name__}: {err}") from None
+        raise UserError(f"ONNX export of '{model_dir}' failed: {type(err).__name__}: {err}") from None
     return output_dir
+
+
+def timm_wrapper_onnx_config(config):
+    """The ONNX config of a timm model loaded through transformers' `TimmWrapper`, which Optimum does not list.
+
+    It is ViT's (one `pixel_values` input, `logits` out) with only the batch axis dynamic: timm models such as
+    TinyViT fix their attention windows to the trained input size. The dummy input's size comes from the config's
+    `image_size` and `num_channels`, which fer-hf's timm configs carry.
+    """
+    from optimum.exporters.onnx.model_configs import ViTOnnxConfig
+
+    class TimmWrapperOnnxConfig(ViTOnnxConfig):
+        @property
+        def inputs(self) -> dict:
+            return {"pixel_values": {0: "batch_size"}}
+
+    return TimmWrapperOnnxConfig(config, task="image-classification")
 
 
 def optimize_onnx(onnx_dir: str, optimization_level: int) -> str:
@@ -88,8 +97,7 @@ def optimize_onnx(onnx_dir: str, optimization_level: int) -> str:
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
 
-    if optimization_level not in (1, 2, 99):
-        raise ValueError(f"--optimization_level must be 0 (off), 1, 2 or 99, got {optimization_level}.")
+    check_optimization_level(optimization_level)
     optimized_dir = Path(onnx_dir) / "optimized"
     optimizer = ORTOptimizer.from_pretrained(onnx_dir, file_names=["model.onnx"])
     optimizer.optimize(save_dir=optimized_dir, optimization_config=OptimizationConfig(optimization_level=optimization_level))
@@ -99,15 +107,21 @@ def optimize_onnx(onnx_dir: str, optimization_level: int) -> str:
     return onnx_dir
 
 
+def check_optimization_level(level: int) -> None:
+    """Refuse an `--optimization_level` ORTOptimizer does not know, before any export work."""
+    if level not in (0, 1, 2, 99):
+        raise UserError(f"--optimization_level must be 0 (off), 1, 2 or 99, got {level}.")
+
+
 def check_quantization(target: str, operators: Sequence[str]) -> None:
     """Fail early, listing the valid values, on an unknown quantization target or operator."""
     from onnxruntime.quantization.registry import IntegerOpsRegistry
 
     if target not in QUANTIZATION_TARGETS:
-        raise ValueError(f"Unknown quantization target '{target}'; choose one of {', '.join(QUANTIZATION_TARGETS)}.")
+        raise UserError(f"Unknown quantization target '{target}'; choose one of {', '.join(QUANTIZATION_TARGETS)}.")
     unknown = [op for op in operators if op not in IntegerOpsRegistry]
     if unknown or not operators:
-        raise ValueError(
+        raise UserError(
             f"Cannot quantize operators {unknown or 'none'} dynamically; choose from {', '.join(sorted(IntegerOpsRegistry))}."
         )
 
@@ -192,7 +206,7 @@ def verify_export(model_dir: str, fp32_dir: str, int8_dir: Optional[str], faces,
         "num_faces": len(faces),
         "threads": threads,
         "fp32_max_abs_logit_diff": float(np.abs(logits["onnx_fp32"] - logits["pytorch_fp32"]).max()),
-        "sizes_mb": {"pytorch_fp32": file_size_mb(_weights_file(model_dir)), "onnx_fp32": file_size_mb(models["onnx_fp32"].onnx_path)},
+        "sizes_mb": {"pytorch_fp32": file_size_mb(weights_file(model_dir)), "onnx_fp32": file_size_mb(models["onnx_fp32"].onnx_path)},
         "latency_ms_per_image": {},
     }
     if int8_dir:
@@ -228,7 +242,3 @@ def format_report(report: dict) -> str:
         for name, value in report["accuracy"].items():
             lines.append(f"accuracy on {report['accuracy_split']}: {name} {100 * value:.2f}%")
     return "\n".join(lines)
-
-
-def _weights_file(model_dir: str) -> str:
-    return next(os.path.join(model_dir, n) for n in WEIGHT_FILES if os.path.exists(os.path.join(model_dir, n)))

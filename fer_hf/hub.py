@@ -18,13 +18,17 @@ from typing import Optional
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from .labels import EMOTIONS, SPLIT_TO_USAGE
+from .errors import UserError
+from .labels import EMOTIONS, FER2013_SPLIT_SIZES, SPLIT_TO_USAGE, is_full_fer2013_split
+from .loading import check_model_folder, is_hub_id
+from .outputs import EXPORT_MARKER, atomic_dir, check_export_marker, check_output_dir
 
 
 # Checkpoint files that belong on the Hub; optimizer states, RNG states and pickled arguments do not.
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "fer_hf_args.json",
                     "train_results.json", "eval_results.json", "all_results.json")  # fmt: skip
 EVAL_FILES = ("metrics.json", "classification_report.txt", "confusion_matrix.png", "roc_curves.png", "reliability_diagram.png")
+CARD_TEMPLATE = Path(__file__).parent / "templates" / "modelcard.md"
 HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size", "weight_decay",
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
                    "balanced_sampling", "balance_power", "early_stopping_patience", "seed")  # fmt: skip
@@ -33,20 +37,6 @@ HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "p
 def _read_json(path) -> Optional[dict]:
     path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def is_hub_id(name: Optional[str]) -> bool:
-    """Whether `name` means a Hub repo (`name` or `owner/name`): a valid repo id that is no local path.
-
-    `owner/name` whose `owner` is a local folder (`models/missing`) counts as a mistyped path.
-    """
-    if not name or os.path.exists(os.path.expanduser(name)) or ("/" in name and os.path.isdir(name.split("/")[0])):
-        return False
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return True
 
 
 def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: Optional[str] = None,
@@ -66,8 +56,11 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
     repo = repo_id or "<your-name>/<this-model>"
     config = _read_json(Path(model_dir) / "config.json") or {}
     model_type = config.get("model_type", "vit")
+    # FER2013 is claimed only for the full official splits: a synthetic or partial set gets no model-index.
+    evaluated_on_fer = bool(metrics) and is_full_fer2013_split(metrics.get("split", "validation"), metrics.get("num_examples"))
+    trained_on_fer = is_full_fer2013_split("train", args.get("dataset", {}).get("train_rows"))
     eval_results = None
-    if metrics:
+    if evaluated_on_fer:
         split = metrics.get("split", "validation")
         common = dict(task_type="image-classification", task_name="Facial expression recognition", dataset_type="fer2013",
                       dataset_name="FER2013", dataset_split=split)  # fmt: skip
@@ -80,124 +73,94 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         license="mit",
         library_name="transformers",
         pipeline_tag="image-classification",
-        tags=["image-classification", "vision", "facial-expression-recognition", "emotion-recognition", "fer2013", model_type]
-        + (["onnx"] if onnx_subfolders else []),
-        datasets=["fer2013"],
+        tags=["image-classification", "vision", "facial-expression-recognition", "emotion-recognition", model_type]
+        + (["fer2013"] if trained_on_fer or evaluated_on_fer else []) + (["onnx"] if onnx_subfolders else []),
+        datasets=["fer2013"] if trained_on_fer or evaluated_on_fer else None,
         base_model=backbone if is_hub_id(backbone) and not from_scratch else None,
         model_name=repo.split("/")[-1],
         eval_results=eval_results,
-        metrics=["accuracy", "f1"] if metrics else None,
+        metrics=["accuracy", "f1"] if evaluated_on_fer else None,
     )
-    architecture = (config.get("architectures") or [model_type])[0]
-    body = _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders, architecture)
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
-
-
-def _card_body(repo, args, metrics, backbone, from_scratch, onnx_subfolders, architecture) -> str:
-    name = repo.split("/")[-1]
-    lines = [f"# {name}", ""]
-    origin = f"trained from scratch as a `{architecture}` (config `{backbone}`)" if from_scratch else f"fine-tuned from `{backbone}`"
-    lines += [f"A facial-expression classifier for 48x48 grayscale faces in FER2013's seven classes, {origin} with "
-              "the fer-hf project (class-balanced sampling, MixUp, warmup → plateau → cosine schedule).", ""]  # fmt: skip
-    lines += ["## Labels", "", "Index order is FER2013's own and is stored in `config.json` (`id2label`):", "",
-              "| id | label |", "|---|---|"] + [f"| {i} | {n} |" for i, n in enumerate(EMOTIONS)] + [""]  # fmt: skip
-    lines += ["## Results", ""]
-    if metrics:
-        lines += [
-            f"Measured by `evaluate_model.py` on FER2013 `{metrics.get('split')}` "
-            f"({SPLIT_TO_USAGE[metrics['split']] + ', ' if metrics.get('split') in SPLIT_TO_USAGE else ''}"
-            f"{metrics['num_examples']} faces"
-            + (f", TTA {metrics['tta']}" if metrics.get("tta", "none") != "none" else "") + "):",
-            "",
-            "| accuracy | macro-F1 | weighted-F1 | macro ROC AUC | ECE (15 bins) |",
-            "|---|---|---|---|---|",
-            f"| {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} | {metrics['weighted_f1']:.4f} | "
-            + (f"{metrics['macro_roc_auc']:.4f}" if metrics.get("macro_roc_auc") is not None else "n/a")
-            + f" | {metrics['ece']:.4f} |",
-            "",
-            "| class | precision | recall | F1 | support |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [f"| {c} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
-                  for c, v in metrics["per_class"].items()]  # fmt: skip
-        lines += ["", "![Confusion matrix](eval/confusion_matrix.png)", ""]
-    else:
-        lines += ["No evaluation was run for this upload, so no results are claimed.", ""]
     training = args.get("training", {})
-    if training:
-        lines += ["## Training", "", f"Data: `{os.path.basename(str(args.get('data', {}).get('data', '?')))}`; "
-                  f"head dropout {args.get('model', {}).get('classifier_dropout')}, frozen encoder layers "
-                  f"{args.get('model', {}).get('freeze_layers')}.", "", "| hyperparameter | value |", "|---|---|"]  # fmt: skip
-        lines += [f"| {key} | {training[key]} |" for key in HYPERPARAMETERS if key in training] + [""]
-    record = args.get("run")
-    if record:
-        lines += ["### Training run", "", "```bash", record["command"], "```", "",
-                  f"Seed {record['seed']}; {record['started_utc']} → {record['finished_utc']} "
-                  f"({record['wall_seconds'] / 60:.1f} min wall); machine: {record['machine']}.", ""]  # fmt: skip
-    lines += [
-        "## How to use",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        f'classify = pipeline("image-classification", model="{repo}")',
-        'classify("face.jpg")  # a cropped face; see realtime.py for detection',
-        "```",
-        "",
-        "```python",
-        "from transformers import AutoImageProcessor, AutoModelForImageClassification",
-        f'model = AutoModelForImageClassification.from_pretrained("{repo}")',
-        f'processor = AutoImageProcessor.from_pretrained("{repo}")',
-        "```",
-        "",
-    ]
-    for subfolder in onnx_subfolders:
-        lines += ["```python", "from optimum.onnxruntime import ORTModelForImageClassification",
-                  f'model = ORTModelForImageClassification.from_pretrained("{repo}", subfolder="{subfolder}")', "```", ""]  # fmt: skip
-    lines += [
-        "Realtime on a webcam, every face labelled (from the fer-hf repository, with the model downloaded to a folder):",
-        "",
-        "```bash",
-        f"huggingface-cli download {repo} --local-dir fer-model",
-        "python realtime.py --model fer-model" + (f"/{onnx_subfolders[-1]}" if onnx_subfolders else ""),
-        "```",
-        "",
-        "## Intended use",
-        "",
-        "Research, teaching and demos of facial-expression recognition: aggregate, consented, low-stakes analysis.",
-        "",
-        "## Limitations and risks",
-        "",
-        "- FER2013 is 48x48 grayscale, collected by web image search: a mix of posed and spontaneous faces, mostly frontal,"
-        " with label noise (human agreement is about 65%). Webcam faces (lighting, pose, resolution, colour) differ.",
-        "- Classes are imbalanced (Disgust is 1.5% of training data); read the per-class recall, not only accuracy.",
-        "- FER2013 is known to under-represent some ages and skin tones; accuracy can differ across demographic groups.",
-        "- A facial expression is not an emotion: the model reads appearance, not inner state.",
-        "- Not for decisions about people (hiring, policing, education, health, credit) or surveillance.",
-        "",
-    ]
-    return "\n".join(lines)
+    return ModelCard.from_template(
+        data,
+        template_path=str(CARD_TEMPLATE),
+        name=repo.split("/")[-1],
+        repo=repo,
+        architecture=(config.get("architectures") or [model_type])[0],
+        backbone=backbone,
+        from_scratch=from_scratch,
+        args=args,
+        trained_on_fer=trained_on_fer,
+        evaluated_on_fer=evaluated_on_fer,
+        train_rows=args.get("dataset", {}).get("train_rows"),
+        data_name=os.path.basename(str(args.get("data", {}).get("data", "?"))),
+        eval_data_name=os.path.basename(str((metrics or {}).get("data", "?"))),
+        fer_sizes=FER2013_SPLIT_SIZES,
+        emotions=EMOTIONS,
+        metrics=metrics,
+        usage=SPLIT_TO_USAGE.get((metrics or {}).get("split"), ""),
+        tta=f", TTA {metrics['tta']}" if metrics and metrics.get("tta", "none") != "none" else "",
+        training=training,
+        hyperparameters=[(key, training[key]) for key in HYPERPARAMETERS if key in training],
+        classifier_dropout=args.get("model", {}).get("classifier_dropout"),
+        freeze_layers=args.get("model", {}).get("freeze_layers"),
+        record=args.get("run"),
+        onnx_subfolders=list(onnx_subfolders),
+    )
+
+
+def check_upload_inputs(model_dir: str, export_dir: Optional[str] = None, eval_dir: Optional[str] = None) -> list:
+    """Fail early on incomplete inputs; returns the ONNX sub-folders of `export_dir` that will be uploaded.
+
+    Every ONNX folder must be complete: written whole by export.py (its marker matches `model.onnx`) and parseable.
+    """
+    check_model_folder(model_dir, need=("config.json", "preprocessor_config.json"))
+    if eval_dir and not (Path(eval_dir) / "metrics.json").is_file():
+        raise UserError(f"{eval_dir} has no metrics.json; run evaluate_model.py --output_dir {eval_dir} first, or leave out --eval_dir.")
+    if not export_dir:
+        return []
+    if not Path(export_dir).is_dir():
+        raise UserError(f"--export_dir {export_dir} does not exist; pass the folder export.py wrote, or leave it out.")
+    subfolders = sorted(p for p in Path(export_dir).iterdir() if p.is_dir() and any(p.glob("*.onnx")))
+    for sub in subfolders:
+        if not (sub / EXPORT_MARKER).is_file():
+            raise UserError(f"{sub} has no {EXPORT_MARKER}: its export did not finish. Run export.py again.")
+        check_export_marker(sub)
+        _check_onnx(sub / "model.onnx")
+    return subfolders
+
+
+def _check_onnx(path: Path) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as err:  # onnx raises ValidationError or protobuf's DecodeError; both mean the same here
+        raise UserError(f"{path} is not a valid ONNX model ({type(err).__name__}); run export.py again.") from None
 
 
 def assemble_upload_folder(model_dir: str, output_dir: str, export_dir: Optional[str] = None, eval_dir: Optional[str] = None,
-                           repo_id: Optional[str] = None) -> Path:  # fmt: skip
-    """Lay out exactly what will be uploaded: checkpoint files, `onnx*/` sub-folders, `eval/` and README.md."""
-    for name in ("config.json", "preprocessor_config.json"):
-        if not (Path(model_dir) / name).is_file():
-            raise FileNotFoundError(f"{model_dir} has no {name}; pass --model_dir the folder train.py wrote.")
-    if eval_dir and not (Path(eval_dir) / "metrics.json").is_file():
-        raise FileNotFoundError(f"{eval_dir} has no metrics.json; run evaluate_model.py --output_dir {eval_dir} first, or leave out --eval_dir.")
-    out = Path(output_dir)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+                           repo_id: Optional[str] = None, overwrite: bool = False) -> Path:  # fmt: skip
+    """Lay out exactly what will be uploaded: checkpoint files, `onnx*/` sub-folders, `eval/` and README.md.
+
+    The folder is built beside `output_dir` and renamed into place at the end. An `output_dir` that holds files is
+    replaced only with `overwrite`, and never when it is (or holds) one of the inputs.
+    """
+    check_output_dir(output_dir, overwrite, inputs=(model_dir, export_dir, eval_dir))
+    subfolders = check_upload_inputs(model_dir, export_dir, eval_dir)
+    with atomic_dir(output_dir) as out:
+        _fill_upload_folder(out, model_dir, export_dir, eval_dir, repo_id, subfolders)
+    return Path(output_dir)
+
+
+def _fill_upload_folder(out: Path, model_dir, export_dir, eval_dir, repo_id, subfolders) -> None:
     for name in CHECKPOINT_FILES:
         if (Path(model_dir) / name).is_file():
             shutil.copy2(Path(model_dir) / name, out / name)
-    subfolders = []
+    for sub in subfolders:
+        shutil.copytree(sub, out / sub.name)
     if export_dir:
-        for sub in sorted(p for p in Path(export_dir).iterdir() if p.is_dir() and (p / "model.onnx").is_file()):
-            shutil.copytree(sub, out / sub.name)
-            subfolders.append(sub.name)
         if (Path(export_dir) / "export_report.json").is_file():
             shutil.copy2(Path(export_dir) / "export_report.json", out / "export_report.json")
     if eval_dir:
@@ -205,17 +168,36 @@ def assemble_upload_folder(model_dir: str, output_dir: str, export_dir: Optional
         for name in EVAL_FILES:
             if (Path(eval_dir) / name).is_file():
                 shutil.copy2(Path(eval_dir) / name, out / "eval" / name)
-    create_model_card(model_dir, eval_dir, repo_id, tuple(subfolders)).save(out / "README.md")
-    return out
+    create_model_card(model_dir, eval_dir, repo_id, tuple(sub.name for sub in subfolders)).save(out / "README.md")
 
 
-def push_folder(folder: str, repo_id: str, private: bool = False, commit_message: str = "Upload FER2013 model") -> str:
-    """Create the repository if needed and upload `folder` in one commit; returns the commit URL."""
-    if get_token() is None:
-        raise ValueError("No Hugging Face token found: run `huggingface-cli login` or set HF_TOKEN, then push again.")
-    api = HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=commit_message)
+def check_repo_id(repo_id: str) -> None:
+    """Refuse an invalid Hub repository id before any work."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise UserError(f"--repo_id {repo_id!r} is not a valid Hub repository id ({str(err).splitlines()[0]}); use owner/name.") from None
+
+
+def push_folder(folder: str, repo_id: str, private: bool = False, commit_message: str = "Upload FER2013 model",
+                token: Optional[str] = None) -> str:  # fmt: skip
+    """Create the repository if needed and upload `folder` in one commit; returns the commit URL.
+
+    The token (`token`, else `HF_TOKEN` or the login file, as `huggingface_hub` finds it) is handed to
+    `huggingface_hub` only; it is never printed or written.
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if (token or get_token()) is None:
+        raise UserError("No Hugging Face token found: run `huggingface-cli login` or set HF_TOKEN, then push again.")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=commit_message)
+    except (HfHubHTTPError, OSError) as err:  # OSError covers connection errors and offline mode
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"Cannot push to {repo_id}: {first[:200]}. Check the network and your token's write access; "
+                        f"the upload folder {folder} is complete and can be pushed again.") from None  # fmt: skip
     return str(getattr(info, "commit_url", info))
 
 
@@ -235,9 +217,11 @@ def main(args=None):
     parser.add_argument("--output_dir", default=None, help="Where to assemble the upload (default: <model_dir>/hub-upload).")
     parser.add_argument("--private", action="store_true", help="Create the repository as private.")
     parser.add_argument("--dry_run", action="store_true", help="Assemble and list the folder, upload nothing.")
+    parser.add_argument("--overwrite", action="store_true", help="Replace an --output_dir that already holds files.")
     args = parser.parse_args(args)
+    check_repo_id(args.repo_id)
     folder = assemble_upload_folder(args.model_dir, args.output_dir or os.path.join(args.model_dir, "hub-upload"),
-                                    args.export_dir, args.eval_dir, args.repo_id)  # fmt: skip
+                                    args.export_dir, args.eval_dir, args.repo_id, args.overwrite)  # fmt: skip
     print(f"Upload folder {folder}:\n{list_folder(folder)}")
     if args.dry_run:
         print(f"Dry run: nothing uploaded. Without --dry_run this folder goes to https://huggingface.co/{args.repo_id} in one commit.")

@@ -6,15 +6,15 @@ config, and labels are checked against FER2013's, so evaluation, export checks a
 see a model the same way.
 """
 
-import json
-import os
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
 
-from .labels import check_fer_labels
+from .errors import UserError
+from .labels import check_fer_labels, config_id2label
+from .loading import check_model_folder, find_onnx_file, is_onnx_folder, load_image_processor, load_model, read_config
 from .transforms import ImageLike, preprocess_faces
 
 
@@ -51,8 +51,6 @@ class TorchClassifier(EmotionClassifier):
     kind = "pytorch"
 
     def __init__(self, model_dir: str, device: Optional[str] = None):
-        from .modeling import load_image_processor, load_model
-
         model = load_model(model_dir).eval()
         super().__init__(model_dir, load_image_processor(model_dir), model.config.id2label)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -71,16 +69,25 @@ class OnnxClassifier(EmotionClassifier):
     def __init__(self, model_dir: str, file_name: Optional[str] = None, num_threads: Optional[int] = None):
         import onnxruntime as ort
 
-        from .modeling import load_image_processor
+        from .outputs import check_export_marker
 
         path = Path(model_dir) / (file_name or find_onnx_file(model_dir))
-        config = read_config(model_dir)
-        check_fer_labels(config.get("id2label", {}), model_dir)
-        super().__init__(model_dir, load_image_processor(model_dir), config["id2label"])
+        check_export_marker(model_dir, path.name)
+        id2label = config_id2label(read_config(model_dir))
+        check_fer_labels(id2label, model_dir)
+        super().__init__(model_dir, load_image_processor(model_dir), id2label)
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # ONNX Runtime's pybind errors (InvalidProtobuf, Fail, ...) share no public base
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(f"Cannot load {path}: not a valid ONNX model ({first[:200]}). Run export.py again.") from None
+        num_outputs = self.session.get_outputs()[0].shape[-1]
+        if isinstance(num_outputs, int) and num_outputs != len(self.id2label):
+            raise UserError(f"{path} outputs {num_outputs} classes but {model_dir}/config.json names {len(self.id2label)}; "
+                            "the two do not belong together. Run export.py again.")  # fmt: skip
         self.input_name = self.session.get_inputs()[0].name
         self.onnx_path = str(path)
 
@@ -90,29 +97,10 @@ class OnnxClassifier(EmotionClassifier):
 
 def load_classifier(model_dir: str, **kwargs) -> EmotionClassifier:
     """An ONNX classifier if `model_dir` holds an `.onnx` file, else a PyTorch one."""
-    if not os.path.isdir(model_dir):
-        raise FileNotFoundError(
-            f"Model directory '{model_dir}' does not exist. Pass a folder written by train.py or export.py."
-        )
-    if not os.path.isfile(os.path.join(model_dir, "config.json")):
-        raise ValueError(
-            f"'{model_dir}' has no config.json, so it is not a model written by train.py or export.py "
-            "(look for the folder that holds config.json and model.safetensors or model.onnx)."
-        )
-    if any(name.endswith(".onnx") for name in os.listdir(model_dir)):
+    check_model_folder(model_dir)
+    if is_onnx_folder(model_dir):
         return OnnxClassifier(model_dir, **kwargs)
     return TorchClassifier(model_dir, **kwargs)
-
-
-def find_onnx_file(model_dir: str) -> str:
-    """The one `.onnx` file in a directory (preferring `model_quantized.onnx`, then `model.onnx`)."""
-    names = sorted(name for name in os.listdir(model_dir) if name.endswith(".onnx"))
-    for preferred in ("model_quantized.onnx", "model.onnx"):
-        if preferred in names:
-            return preferred
-    if len(names) != 1:
-        raise ValueError(f"{model_dir} holds {len(names)} .onnx files ({names}); keep one per directory.")
-    return names[0]
 
 
 TTA_MODES = ("none", "hflip")  # test-time augmentation: hflip averages each face's probabilities with its mirror's
@@ -121,7 +109,7 @@ TTA_MODES = ("none", "hflip")  # test-time augmentation: hflip averages each fac
 def check_tta(tta: str) -> None:
     """The one check of a `--tta` value, for evaluation and realtime alike."""
     if tta not in TTA_MODES:
-        raise ValueError(f"Unknown --tta '{tta}'; use {' or '.join(TTA_MODES)}.")
+        raise UserError(f"Unknown --tta '{tta}'; use {' or '.join(TTA_MODES)}.")
 
 
 def tta_views(faces: Sequence[np.ndarray], tta: str) -> List[np.ndarray]:
@@ -139,9 +127,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
-
-
-def read_config(model_dir: str) -> dict:
-    """A model folder's `config.json` as a dict."""
-    with open(os.path.join(model_dir, "config.json")) as f:
-        return json.load(f)

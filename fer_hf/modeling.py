@@ -2,20 +2,21 @@
 
 The head is `Dropout(p) + Linear(hidden, 7)`. It is written as a subclass of `nn.Linear` whose dropout has
 no parameters, so its weights keep the plain `classifier.weight` / `classifier.bias` names: a checkpoint
-loads into a stock `ViTForImageClassification` (and the Hub's `pipeline`) with identical logits, and
-`load_model` puts the dropout back for further training from the `classifier_dropout` saved in the config.
+loads into a stock `ViTForImageClassification` (and the Hub's `pipeline`) with identical logits. A timm model
+(`TimmWrapper`) keeps timm's own head and its `drop_rate`. This module builds models for training; loading saved
+ones (serving, evaluation, export) is `fer_hf.loading`'s job.
 """
 
 import logging
-import os
 from typing import Optional
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, PreTrainedModel
+from transformers import AutoConfig, AutoModelForImageClassification, PreTrainedModel
 
-from .hub import is_hub_id
-from .labels import ID2LABEL, LABEL2ID, NUM_LABELS, check_fer_labels
+from .errors import UserError
+from .labels import ID2LABEL, LABEL2ID, NUM_LABELS
+from .loading import load_error_message, load_errors
 
 
 logger = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ def create_model(
     """
     label_kwargs = dict(num_labels=NUM_LABELS, id2label=ID2LABEL, label2id=LABEL2ID)
     if config_overrides and not from_scratch:
-        raise ValueError("config_overrides only apply when training from scratch.")
+        raise UserError("config_overrides only apply when training from scratch.")
     if conv_init not in ("config", "kaiming") or (conv_init == "kaiming" and not from_scratch):
-        raise ValueError(f"conv_init must be 'config', or 'kaiming' when training from scratch; got {conv_init!r}.")
+        raise UserError(f"conv_init must be 'config', or 'kaiming' when training from scratch; got {conv_init!r}.")
     try:
         if from_scratch:
             config = AutoConfig.from_pretrained(name_or_path, **label_kwargs, **(config_overrides or {}))
+            if getattr(config, "label_names", None) is not None:  # timm configs save labels as this list
+                config.label_names = list(ID2LABEL.values())
             model = AutoModelForImageClassification.from_config(config)
             if conv_init == "kaiming":
                 kaiming_init_convolutions(model)
@@ -69,8 +72,8 @@ def create_model(
             model = AutoModelForImageClassification.from_pretrained(
                 name_or_path, ignore_mismatched_sizes=True, **label_kwargs
             )
-    except (OSError, ValueError) as err:  # ValueError: a malformed repo id
-        raise ValueError(_load_error(name_or_path, err, "backbone", "--model_name_or_path")) from None
+    except load_errors() as err:
+        raise UserError(load_error_message(name_or_path, err, "backbone", "--model_name_or_path")) from None
     model.config.problem_type = "single_label_classification"
     set_classifier_dropout(model, classifier_dropout)
     freeze_backbone(model, freeze_layers)
@@ -78,53 +81,69 @@ def create_model(
 
 
 def kaiming_init_convolutions(model: nn.Module) -> int:
-    """Re-draw every convolution that is followed by a BatchNorm with He (fan-out) initialisation; returns how many.
+    """Re-draw every convolution or linear layer followed by a BatchNorm with He (fan-out) initialisation; returns how
+    many.
 
-    transformers initialises convolutions like linear layers, N(0, 0.02) (MobileViT, LeViT, CvT). Behind a BatchNorm
-    the weight scale does not change the output, only the step size: AdamW moves each weight by about the learning
-    rate, so at std 0.02 a step changes a filter ~6x more, relatively, than at He's std (0.12 for a 3x3x16 filter).
-    On FER2013 this alone took MobileViT-XXS from 30% to 35% validation accuracy after two epochs. torchvision and
-    timm initialise their CNNs this way; convolutions not followed by a BatchNorm (ViT's patch embedding) are left.
+    transformers initialises these layers like any linear layer, N(0, 0.02) (MobileViT, LeViT, CvT). Behind a
+    BatchNorm the weight scale does not change the output, only the step size: AdamW moves each weight by about the
+    learning rate, so at std 0.02 a step changes a filter ~6x more, relatively, than at He's std (0.12 for a 3x3x16
+    filter), and the gradients are as much larger (LeViT at init: gradient norm 1544 vs 27). On FER2013 this alone
+    took MobileViT-XXS from 30% to 35% validation accuracy after two epochs; LeViT's Linear+BatchNorm layers did
+    not learn at all in a first epoch without it. torchvision and timm initialise their CNNs this way; layers not
+    followed by a BatchNorm (ViT's patch embedding and attention) are left as they are.
     """
     modules = list(model.modules())
     count = 0
-    for conv, following in zip(modules, modules[1:]):
-        if isinstance(conv, nn.Conv2d) and isinstance(following, nn.BatchNorm2d):
-            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-            if conv.bias is not None:
-                nn.init.zeros_(conv.bias)
+    pairs = ((nn.Conv2d, nn.BatchNorm2d), (nn.Linear, nn.BatchNorm1d))
+    for layer, following in zip(modules, modules[1:]):
+        if any(isinstance(layer, a) and isinstance(following, b) for a, b in pairs):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
             count += 1
     return count
 
 
-def load_model(path: str) -> PreTrainedModel:
-    """Load a FER2013 checkpoint written by `train.py`, with the head dropout it was trained with."""
-    try:
-        model = AutoModelForImageClassification.from_pretrained(path)
-    except (OSError, ValueError) as err:  # ValueError: a malformed repo id
-        raise ValueError(_load_error(path, err, "model", "--model_dir")) from None
-    check_fer_labels(model.config.id2label, path)
-    set_classifier_dropout(model, getattr(model.config, "classifier_dropout", 0.0) or 0.0)
-    return model
-
-
-def load_image_processor(path: str):
-    """The image processor saved beside a model or backbone; its size and statistics drive preprocessing."""
-    try:
-        return AutoImageProcessor.from_pretrained(path, use_fast=False)  # only its config is used here
-    except (OSError, ValueError) as err:  # ValueError: a malformed repo id
-        raise ValueError(_load_error(path, err, "image processor", "the path")) from None
-
-
 def set_classifier_dropout(model: PreTrainedModel, p: float) -> None:
-    """Replace the final `nn.Linear` head by a `DropoutLinear` with the same weights; record `p` in the config."""
-    head = getattr(model, "classifier", None)
-    if not isinstance(head, nn.Linear):
-        raise ValueError(f"{type(model).__name__} has no single linear classifier to put dropout in front of.")
+    """Replace the head's final `nn.Linear` by a `DropoutLinear` with the same weights; record `p` in the config.
+
+    The final linear layer is `model.classifier` itself (ViT, MobileViT) or its `linear` (LeViT's head is
+    BatchNorm1d + Linear), so the dropout sits right before the last linear map in both. A timm model
+    (`TimmWrapper`) keeps timm's own head, whose dropout is timm's `drop_rate`: it is set there and in the config's
+    `model_args`, so a stock `from_pretrained` builds the same head.
+    """
+    if hasattr(model, "timm_model"):
+        dropouts = [m for m in _timm_head(model).modules() if isinstance(m, nn.Dropout)]
+        if not dropouts and p > 0:
+            raise UserError(f"timm's {model.config.architecture} head has no dropout; use --classifier_dropout 0 or another model.")
+        for dropout in dropouts:
+            dropout.p = p
+        model.config.model_args = {**(model.config.model_args or {}), "drop_rate": p}
+        model.config.classifier_dropout = p
+        return
+    owner, name = _final_linear(model)
+    head = getattr(owner, name)
     new_head = DropoutLinear(head.in_features, head.out_features, p=p, bias=head.bias is not None)
     new_head.load_state_dict(head.state_dict())
-    model.classifier = new_head.to(head.weight.device, head.weight.dtype)
+    setattr(owner, name, new_head.to(head.weight.device, head.weight.dtype))
     model.config.classifier_dropout = p
+
+
+def _timm_head(model: PreTrainedModel) -> nn.Module:
+    """A timm model's classification head: its `head` module (norm, dropout, linear) if it has one, else
+    `get_classifier()` (which is only the final linear layer for some architectures, TinyViT's among them)."""
+    head = getattr(model.timm_model, "head", None)
+    return head if isinstance(head, nn.Module) else model.timm_model.get_classifier()
+
+
+def _final_linear(model: PreTrainedModel) -> tuple:
+    """(module, attribute name) of the classification head's final `nn.Linear`."""
+    head = getattr(model, "classifier", None)
+    if isinstance(head, nn.Linear):
+        return model, "classifier"
+    if isinstance(getattr(head, "linear", None), nn.Linear):
+        return head, "linear"
+    raise ValueError(f"{type(model).__name__} has no single linear classifier to put dropout in front of.")
 
 
 def freeze_backbone(model: PreTrainedModel, num_layers: int) -> None:
@@ -135,15 +154,18 @@ def freeze_backbone(model: PreTrainedModel, num_layers: int) -> None:
     layers = getattr(getattr(base, "encoder", None), "layer", None)
     embeddings = getattr(base, "embeddings", None)
     if layers is None or embeddings is None:
-        raise ValueError(f"Cannot freeze layers of {type(base).__name__}; use --freeze_layers 0 for this backbone.")
+        raise UserError(f"Cannot freeze layers of {type(base).__name__}; use --freeze_layers 0 for this backbone.")
     if num_layers > len(layers):
-        raise ValueError(f"--freeze_layers {num_layers} exceeds the backbone's {len(layers)} encoder layers.")
+        raise UserError(f"--freeze_layers {num_layers} exceeds the backbone's {len(layers)} encoder layers.")
     for module in [embeddings, *layers[:num_layers]]:
         module.requires_grad_(False)
 
 
 def head_parameter_names(model: PreTrainedModel) -> set:
-    """Names of the parameters outside the backbone (the classification head)."""
+    """Names of the parameters outside the backbone (the classification head; timm's `get_classifier()`)."""
+    if hasattr(model, "timm_model"):
+        head = {id(p) for p in _timm_head(model).parameters()}
+        return {name for name, p in model.named_parameters() if id(p) in head}
     base = {id(p) for p in model.base_model.parameters()}
     return {name for name, p in model.named_parameters() if id(p) not in base}
 
@@ -163,11 +185,3 @@ def create_param_groups(model: PreTrainedModel, backbone_lr: float, head_lr: flo
         )
         group["params"].append(param)
     return list(groups.values())
-
-
-def _load_error(name: str, err: Exception, what: str, flag: str) -> str:
-    hint = f"Pass {flag} a local directory with config.json (and weights) or a Hub id (online, or already in the cache)."
-    if not os.path.exists(name) and not is_hub_id(name):
-        return f"Cannot load {what} '{name}': no such directory. {hint}"
-    first = str(err).strip().split(". ")[0].splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
-    return f"Cannot load {what} '{name}': {first}. {hint}"
