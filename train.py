@@ -9,9 +9,7 @@ The recipe: class-balanced sampling, MixUp, warmup → plateau → cosine LR, se
 rates, frozen embeddings and first encoder layer, early stopping on validation loss.
 """
 
-import json
 import logging
-import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -19,16 +17,17 @@ from typing import Optional
 
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from fer_hf.cli import UserError, parse_args, run, run_record, setup_logging, utc_now
-from fer_hf.data import decode_images, load_fer2013, require_split
+from fer_hf.data import decode_images, load_fer2013, require_split, take_first
 from fer_hf.labels import NUM_LABELS
 from fer_hf.metrics import compute_metrics
 from fer_hf.mixup import MixupCollator
-from fer_hf.modeling import DEFAULT_BACKBONE, create_model, create_param_groups, load_image_processor
-from fer_hf.schedule import create_warmup_plateau_cosine_scheduler
-from fer_hf.trainer import FERTrainer
+from fer_hf.loading import load_image_processor
+from fer_hf.modeling import DEFAULT_BACKBONE, create_model
+from fer_hf.outputs import write_json
+from fer_hf.sampling import BatchSeeds
+from fer_hf.trainer import FERTrainer, last_complete_checkpoint
 from fer_hf.transforms import FERTransform, collate
 
 
@@ -132,6 +131,9 @@ class FERTrainingArguments(TrainingArguments):
     auto_mixed_precision: bool = field(
         default=True, metadata={"help": "Use bf16 (or fp16) automatically when a CUDA GPU is present."}
     )
+    restore_callback_states_from_checkpoint: bool = field(
+        default=True, metadata={"help": "On resume, restore callback state (early stopping's patience counter)."}
+    )
 
     def __post_init__(self):
         if self.auto_mixed_precision and torch.cuda.is_available() and not (self.bf16 or self.fp16):
@@ -150,19 +152,26 @@ def main(args=None):
     if not data_args.data:
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
 
+    # The Hub token stays in memory: Trainer would pickle it into training_args.bin, and its own push would upload
+    # that file. fer-hf pushes through fer_hf.hub instead (step 11), which uploads a list of known files.
+    hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
+    training_args.hub_token, training_args.push_to_hub = None, False
+    if push_to_hub:
+        from fer_hf.hub import check_repo_id
+
+        check_repo_id(training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir)))
+
     # 2. Logging and seed.
     setup_logging(training_args.get_process_log_level())
     logger.info("Training on %s with %s", data_args.data, model_args.model_name_or_path)
     set_seed(training_args.seed)
 
     # 3. Data: FER2013 as a DatasetDict of train / validation / test.
-    dataset = load_fer2013(data_args.data, data_args.skip_malformed_rows, data_args.data_cache_dir)
-    train_dataset = require_split(dataset, "train", data_args.data)
-    eval_dataset = require_split(dataset, "validation", data_args.data)
-    if data_args.max_train_samples is not None:
-        train_dataset = train_dataset.select(range(min(data_args.max_train_samples, len(train_dataset))))
-    if data_args.max_eval_samples is not None:
-        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
+    #    In a multi-process run the main process parses and caches the data first; the others then read its cache.
+    with training_args.main_process_first(desc="loading FER2013"):
+        dataset = load_fer2013(data_args.data, data_args.skip_malformed_rows, data_args.data_cache_dir)
+    train_dataset = take_first(require_split(dataset, "train", data_args.data), data_args.max_train_samples)
+    eval_dataset = take_first(require_split(dataset, "validation", data_args.data), data_args.max_eval_samples)
 
     # 4. Model and image processor; FER2013's id2label goes into the config.
     model = create_model(
@@ -185,30 +194,18 @@ def main(args=None):
     # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler). Images are
     #    decoded to raw grayscale once (cached by `datasets`), so a batch reaches the transform as one buffer.
     train_labels = train_dataset.with_format("numpy")["label"][:]
-    train_dataset = decode_images(train_dataset)
-    eval_dataset = decode_images(eval_dataset)
+    with training_args.main_process_first(desc="decoding images"):
+        train_dataset = decode_images(train_dataset)
+        eval_dataset = decode_images(eval_dataset)
     crop_scale = (data_args.crop_scale_min, 1.0)
+    # Augmentations and MixUp draw from one stream re-seeded per batch, so a resumed run redraws the same ones.
+    batch_seeds = BatchSeeds(training_args.data_seed if training_args.data_seed is not None else training_args.seed)
     train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob,
-                                             rotation_degrees=data_args.rotation_degrees))  # fmt: skip
+                                             rotation_degrees=data_args.rotation_degrees, generator=batch_seeds.generator))  # fmt: skip
     eval_dataset.set_transform(FERTransform(image_processor, train=False))
 
-    # 6. Optimiser with backbone and head learning rates, and the warmup → plateau → cosine schedule.
-    optimizer = torch.optim.AdamW(
-        create_param_groups(model, training_args.learning_rate, training_args.head_learning_rate, training_args.weight_decay),
-        betas=(training_args.adam_beta1, training_args.adam_beta2),
-        eps=training_args.adam_epsilon,
-    )
-    batches_per_step = training_args.train_batch_size * training_args.gradient_accumulation_steps * training_args.world_size
-    steps_per_epoch = max(1, math.ceil(len(train_dataset) / batches_per_step))
-    total_steps = training_args.max_steps if training_args.max_steps > 0 else math.ceil(training_args.num_train_epochs * steps_per_epoch)
-    scheduler = create_warmup_plateau_cosine_scheduler(
-        optimizer,
-        warmup_steps=round(training_args.warmup_epochs * steps_per_epoch),
-        plateau_steps=round(training_args.plateau_epochs * steps_per_epoch),
-        total_steps=total_steps,
-    )
-
-    # 7. Trainer: balanced sampler and MixUp for training batches, early stopping on validation loss.
+    # 6. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
+    #    warmup → plateau → cosine schedule, early stopping on validation loss.
     callbacks = []
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
@@ -219,36 +216,41 @@ def main(args=None):
         eval_dataset=eval_dataset,
         processing_class=image_processor,
         data_collator=collate,
-        train_data_collator=MixupCollator(
-            NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob, training_args.label_smoothing_factor
-        ),
+        train_data_collator=MixupCollator(NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob,
+                                          training_args.label_smoothing_factor, generator=batch_seeds.generator),  # fmt: skip
+        batch_seeds=batch_seeds,
         train_labels=train_labels if training_args.balanced_sampling else None,
+        balance_power=training_args.balance_power,
+        head_learning_rate=training_args.head_learning_rate,  # the optimiser: backbone and head learning rates,
+        warmup_epochs=training_args.warmup_epochs,  # and the warmup → plateau → cosine schedule
+        plateau_epochs=training_args.plateau_epochs,
         compute_metrics=compute_metrics,
-        optimizers=(optimizer, scheduler),
         callbacks=callbacks,
     )
 
-    # 8. Train, resuming from the latest checkpoint in output_dir when asked.
+    # 7. Train, resuming from the latest checkpoint in output_dir when asked.
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "True", "true"):
-        checkpoint = get_last_checkpoint(training_args.output_dir)
+        checkpoint = last_complete_checkpoint(training_args.output_dir)
         if checkpoint is None:
-            raise UserError(f"--resume_from_checkpoint: no checkpoint-* folder in {training_args.output_dir}.")
+            raise UserError(f"--resume_from_checkpoint: no complete checkpoint-* folder in {training_args.output_dir}.")
+        logger.info("Resuming from %s", checkpoint)
     elif checkpoint is not None and not os.path.isdir(checkpoint):
         raise UserError(f"--resume_from_checkpoint {checkpoint} is not a directory; pass a checkpoint-* folder or 'last'.")
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
 
-    # 9. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
+    # 8. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
     trainer.save_model()
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
-    with open(os.path.join(training_args.output_dir, "fer_hf_args.json"), "w") as f:
-        resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict(),
+    resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict(),
+                    "dataset": {"train_rows": len(train_dataset), "validation_rows": len(eval_dataset)},
                     "run": run_record("train.py", argv, started, utc_now(), training_args.seed)}  # fmt: skip
-        json.dump(resolved, f, indent=2, default=str)
+    resolved["training"]["push_to_hub"] = push_to_hub
+    write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
 
-    # 10. Evaluate the kept model on the validation split (FER2013 PublicTest).
+    # 9. Evaluate the kept model on the validation split (FER2013 PublicTest).
     metrics = trainer.evaluate()
     trainer.log_metrics("eval", metrics)
     trainer.save_metrics("eval", metrics)
@@ -259,16 +261,22 @@ def main(args=None):
         training_args.output_dir,
     )
 
-    # 11. Push the model, its image processor, the full validation report and fer-hf's model card.
-    if training_args.push_to_hub:
+    # 10. Push the model, its image processor, the full validation report and fer-hf's model card.
+    if push_to_hub and trainer.is_world_process_zero():
         from fer_hf.evaluation import predict_dataset, write_evaluation
+        from fer_hf.hub import assemble_upload_folder, push_folder
         from fer_hf.inference import TorchClassifier
 
+        repo_id = training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir))
         eval_dataset.reset_format()
         probs, labels = predict_dataset(TorchClassifier(training_args.output_dir), eval_dataset, progress=False)
-        identifiers = {"model": training_args.hub_model_id or training_args.output_dir, "data": data_args.data, "split": "validation"}
-        write_evaluation(os.path.join(training_args.output_dir, "eval"), labels, probs, identifiers)
-        trainer.push_to_hub(commit_message="fer-hf: model, image processor, evaluation and model card")
+        identifiers = {"model": repo_id, "data": data_args.data, "split": "validation"}
+        eval_dir = os.path.join(training_args.output_dir, "eval")
+        write_evaluation(eval_dir, labels, probs, identifiers)
+        folder = assemble_upload_folder(training_args.output_dir, os.path.join(training_args.output_dir, "hub-upload"),
+                                        eval_dir=eval_dir, repo_id=repo_id, overwrite=True)  # fmt: skip
+        logger.info("Pushed %s: %s", folder, push_folder(str(folder), repo_id, training_args.hub_private_repo or False,
+                                                         "fer-hf: model, image processor, evaluation and model card", hub_token))  # fmt: skip
     return metrics
 
 

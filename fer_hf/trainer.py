@@ -1,22 +1,47 @@
-"""`FERTrainer`: `transformers.Trainer` with a class-balanced sampler, a training-only collator and soft-target loss.
+"""`FERTrainer`: `transformers.Trainer` with a class-balanced sampler, a training-only collator, soft-target loss,
+and checkpoints that resume into the very same run.
 
-Only three hooks change; the optimiser, schedule, metrics and callbacks are passed in by the caller:
-- `_get_train_sampler` draws training batches with a class-balanced `WeightedRandomSampler`;
-- `get_train_dataloader` uses `train_data_collator` (MixUp), so evaluation batches are never mixed;
-- `compute_loss` takes soft targets (B, C) from MixUp or hard labels (B,) from evaluation.
+The hooks that change:
+- `create_optimizer`: AdamW with the backbone and the head at their own learning rates, no decay on biases and
+  norms (`fer_hf.modeling.create_param_groups`);
+- `create_scheduler`: linear warmup → plateau at the peak → cosine decay to zero, which is transformers'
+  warmup-stable-decay schedule (`get_wsd_schedule`); the phases are given in epochs and turned into optimiser steps
+  from the length of Trainer's own training loader;
+- `_get_train_sampler` draws training batches with `ClassBalancedSampler` (or shuffles with
+  `SeededShuffleSampler`), seeded per epoch, so resuming redraws the same batches;
+- `get_train_dataloader` builds the training loader with `train_data_collator` (MixUp), so evaluation batches
+  are never mixed, and with `SeededBatchSampler`, which seeds each batch's augmentations from its position;
+- `compute_loss` takes soft targets (B, C) from MixUp or hard labels (B,) from evaluation;
+- `_save_checkpoint` writes `fer_hf_checkpoint.json` last: the running loss sum (Trainer keeps it in memory only,
+  so a resumed run reported a wrong `train_loss`) and the mark that the checkpoint is complete
+  (`last_complete_checkpoint`).
 `create_model_card` writes fer-hf's card (results read from `eval/metrics.json`) for `push_to_hub`.
 """
 
+import json
+import logging
+import math
 import os
-
-from typing import Callable, Optional
+import re
+from functools import partial
+from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from transformers import Trainer
+from torch.utils.data import DataLoader
+from transformers import Trainer, get_wsd_schedule
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, seed_worker
 
 from .mixup import soft_target_cross_entropy
-from .sampling import create_class_balanced_sampler
+from .modeling import create_param_groups
+from .outputs import write_json
+from .sampling import BatchSeeds, SeededBatchSampler, SeededShuffleSampler, create_class_balanced_sampler
+
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_MARKER = "fer_hf_checkpoint.json"
 
 
 class FERTrainer(Trainer):
@@ -24,33 +49,82 @@ class FERTrainer(Trainer):
 
     Args:
         train_labels: Class index of every training example, for the balanced sampler (None: plain shuffling).
+        balance_power: Class weight = frequency^-power (1: classes equally often, 0.5: by square root).
         train_data_collator: Collator for training batches only; `data_collator` serves evaluation.
+        batch_seeds: The training input pipeline's random stream, re-seeded per batch (see `BatchSeeds`); the
+            transform and `train_data_collator` must draw from its generator. None: the global RNG, as Trainer does.
+        head_learning_rate: Peak learning rate of the classification head (`args.learning_rate`: the backbone's).
+        warmup_epochs: Linear warmup, in epochs.
+        plateau_epochs: Epochs held at the peak before the cosine decay.
         **kwargs: Passed to `transformers.Trainer`.
     """
 
-    def __init__(self, *args, train_labels=None, train_data_collator: Optional[Callable] = None, **kwargs):
+    def __init__(self, *args, train_labels: Optional[Sequence[int]] = None, balance_power: float = 1.0,
+                 train_data_collator: Optional[Callable] = None, batch_seeds: Optional[BatchSeeds] = None,
+                 head_learning_rate: Optional[float] = None,
+                 warmup_epochs: float = 0.0, plateau_epochs: float = 0.0, **kwargs):  # fmt: skip
         super().__init__(*args, **kwargs)
         self.train_labels = train_labels
+        self.balance_power = balance_power
         self.train_data_collator = train_data_collator
+        self.batch_seeds = batch_seeds
+        self.head_learning_rate = head_learning_rate if head_learning_rate is not None else self.args.learning_rate
+        self.warmup_epochs, self.plateau_epochs = warmup_epochs, plateau_epochs
         # compute_loss returns a batch mean, so let Trainer divide by the gradient-accumulation steps.
         self.model_accepts_loss_kwargs = False
+        self._pending_loss = None
+
+    def create_optimizer(self):
+        if self.optimizer is None:
+            args = self.args
+            groups = create_param_groups(self.model, args.learning_rate, self.head_learning_rate, args.weight_decay)
+            self.optimizer = torch.optim.AdamW(groups, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            steps_per_epoch = self.update_steps_per_epoch()
+            warmup = round(self.warmup_epochs * steps_per_epoch)
+            plateau = round(self.plateau_epochs * steps_per_epoch)
+            self.lr_scheduler = get_wsd_schedule(
+                optimizer or self.optimizer, num_warmup_steps=warmup, num_stable_steps=plateau,
+                num_decay_steps=max(1, num_training_steps - warmup - plateau), decay_type="cosine",
+            )  # fmt: skip
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
+    def update_steps_per_epoch(self) -> int:
+        """Optimiser steps in one epoch of this process's training loader, as Trainer counts them."""
+        batches = len(self.get_train_dataloader())
+        return max(1, math.ceil(batches / self.args.gradient_accumulation_steps))
 
     def _get_train_sampler(self, train_dataset=None):
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
         if self.train_labels is None:
-            return super()._get_train_sampler(train_dataset)
-        generator = torch.Generator().manual_seed(self.args.data_seed if self.args.data_seed is not None else self.args.seed)
-        return create_class_balanced_sampler(
-            self.train_labels, self.model.config.num_labels, generator=generator, power=getattr(self.args, "balance_power", 1.0)
-        )
+            return SeededShuffleSampler(len(train_dataset if train_dataset is not None else self.train_dataset), seed)
+        return create_class_balanced_sampler(self.train_labels, self.model.config.num_labels, seed=seed, power=self.balance_power)
 
-    def get_train_dataloader(self):
-        if self.train_data_collator is None:
-            return super().get_train_dataloader()
-        eval_collator, self.data_collator = self.data_collator, self.train_data_collator
-        try:
-            return super().get_train_dataloader()
-        finally:
-            self.data_collator = eval_collator
+    def get_train_dataloader(self) -> DataLoader:
+        # Trainer's own loader (`_get_dataloader`) with the training collator and a batch sampler that seeds each
+        # batch's augmentations; columns are kept as they are (remove_unused_columns must be False: the on-the-fly
+        # transform reads the image column).
+        args = self.args
+        sampler = self._get_train_sampler(self.train_dataset)
+        seeds = self.batch_seeds or BatchSeeds(args.seed)  # unused by a pipeline that draws from the global RNG
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=SeededBatchSampler(sampler, self._train_batch_size, args.dataloader_drop_last, seeds),
+            collate_fn=self.train_data_collator or self.data_collator,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers,
+            prefetch_factor=args.dataloader_prefetch_factor,
+            worker_init_fn=partial(seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index),
+            # Starting an epoch's iterator draws a base seed (for workers): from here, not from the global RNG, whose
+            # state a resumed run restores before the iterator of its first epoch has started.
+            generator=torch.Generator().manual_seed(seeds.seed),
+        )
+        return self.accelerator.prepare(loader)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # Leave `inputs` intact: Trainer.prediction_step reads the labels from it too.
@@ -62,6 +136,47 @@ class FERTrainer(Trainer):
         else:
             loss = F.cross_entropy(logits.float(), labels.to(logits.device))
         return (loss, outputs) if return_outputs else loss
+
+    # -- Faithful resume: the running loss sum travels with the checkpoint ------------------------------------
+
+    def _maybe_log_save_evaluate(self, tr_loss, *args, **kwargs):
+        # Trainer's loss since the last log; at a save, it is in `_total_loss_scalar` or still in here.
+        self._pending_loss = tr_loss
+        return super()._maybe_log_save_evaluate(tr_loss, *args, **kwargs)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if not self.args.should_save:
+            return
+        total = self._total_loss_scalar + (self._pending_loss.item() if self._pending_loss is not None else 0.0)
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        write_json(folder / CHECKPOINT_MARKER, {"global_step": self.state.global_step, "total_loss": total})
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        self._resume_checkpoint = resume_from_checkpoint if isinstance(resume_from_checkpoint, str) else None
+        self._resume_state_restored = False
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        # Mid-epoch, Trainer restores the RNG state only after it has drawn the first resumed batch, so that batch's
+        # crops, flips and MixUp came from the wrong state. Restore it before the draw instead (once).
+        if getattr(self, "_resume_checkpoint", None) and not self._resume_state_restored:
+            self._restore_resume_state(self._resume_checkpoint)
+        return super().get_batch_samples(epoch_iterator, num_batches, device)
+
+    def _load_rng_state(self, checkpoint):
+        # Trainer's own call: at an epoch boundary before the epoch's loader starts (right), mid-epoch after the
+        # first batch was drawn (too late: `get_batch_samples` has done it).
+        if not getattr(self, "_resume_state_restored", False):
+            self._restore_resume_state(checkpoint)
+
+    def _restore_resume_state(self, checkpoint) -> None:
+        """The checkpoint's RNG states and running loss sum, after Trainer has reset its loss sum to zero."""
+        super()._load_rng_state(checkpoint)
+        self._resume_state_restored = True
+        marker = Path(checkpoint) / CHECKPOINT_MARKER if checkpoint else None
+        if marker is not None and marker.is_file():
+            self._total_loss_scalar = json.loads(marker.read_text())["total_loss"]
 
     def create_model_card(self, *args, **kwargs):
         """Write fer-hf's model card to `output_dir/README.md` (called by `push_to_hub`)."""
@@ -76,3 +191,20 @@ class FERTrainer(Trainer):
             repo_id=self.hub_model_id or self.args.hub_model_id,
         )
         card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+def last_complete_checkpoint(output_dir: str) -> Optional[str]:
+    """The newest `checkpoint-N` folder that was written whole (its `fer_hf_checkpoint.json` is there and says N);
+    incomplete ones, from a run killed while saving, are skipped with a note."""
+    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+    folders = sorted(((int(m.group(1)), p) for p in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+                      if p.is_dir() and (m := pattern.match(p.name))), reverse=True)  # fmt: skip
+    for step, folder in folders:
+        try:
+            marker = json.loads((folder / CHECKPOINT_MARKER).read_text())
+        except (OSError, ValueError):
+            marker = None
+        if marker is not None and marker.get("global_step") == step:
+            return str(folder)
+        logger.warning("Skipping %s: it was not written completely (the run was stopped while saving it).", folder)
+    return None
