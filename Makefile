@@ -21,8 +21,8 @@ DEMO_DIR ?= outputs/demo
 
 install: .venv/.installed
 
-$(SYNTHETIC): fer_hf/synthetic.py | .venv/.installed
-	$(RUN) python -m fer_hf.synthetic --output $@
+$(SYNTHETIC): fer_hf/demo/synthetic.py | .venv/.installed
+	$(RUN) python -m fer_hf.demo.synthetic --output $@
 
 demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	@echo "== 1/5 train: tiny ViT from scratch on $(DATA)"
@@ -32,7 +32,7 @@ demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	@echo "== 3/5 export to ONNX fp32 + int8 and verify"
 	$(RUN) python export.py --model_dir $(DEMO_DIR)/model --output_dir $(DEMO_DIR)/export --data $(DATA) --split validation
 	@echo "== 4/5 realtime, headless, on a generated video of two real faces"
-	$(RUN) python -m fer_hf.sample_video --output $(DEMO_DIR)/faces.mp4 --frames 60 --faces 2
+	$(RUN) python -m fer_hf.demo.sample_video --output $(DEMO_DIR)/faces.mp4 --frames 60 --faces 2
 	$(RUN) python realtime.py --source $(DEMO_DIR)/faces.mp4 --model $(DEMO_DIR)/export/onnx-int8 --no-display \
 		--output $(DEMO_DIR)/faces_annotated.mp4 --log $(DEMO_DIR)/faces.jsonl
 	@echo "== 5/5 Hub: model card + ready-to-push folder (dry run, nothing is uploaded)"

@@ -69,7 +69,7 @@ def main():
     train = decode_images(load_fer2013(args.data)["train"])  # as train.py does
     print(f"load_fer2013 + decode_images (cached): {time.perf_counter() - start:.2f} s for {len(train)} rows")
     labels = train.with_format("numpy")["label"][:]
-    print(f"\n| input size | fer-hf samples/s | naive samples/s | ratio |\n|---|---|---|---|")
+    print("\n| input size | fer-hf samples/s | naive samples/s | ratio |\n|---|---|---|---|")
     for size in args.sizes:
         processor = ViTImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
         train.set_transform(FERTransform(processor, train=True))

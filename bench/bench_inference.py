@@ -16,8 +16,9 @@ from transformers import AutoConfig, ViTConfig, ViTImageProcessor
 
 from common import cpu_preset, cpu_preset_name, header
 from fer_hf.export import export_onnx, quantize_dynamic, verify_export
-from fer_hf.modeling import create_model, load_image_processor
-from fer_hf.synthetic import generate
+from fer_hf.loading import load_image_processor
+from fer_hf.modeling import create_model
+from fer_hf.demo.synthetic import generate
 
 SHIPPED = "models/fer2013-cpu-small"
 

@@ -19,7 +19,8 @@ from transformers import ViTConfig, ViTImageProcessor
 from common import cpu_preset, header
 from fer_hf.data import decode_images, load_fer2013
 from fer_hf.mixup import MixupCollator, soft_target_cross_entropy
-from fer_hf.modeling import create_model, load_image_processor
+from fer_hf.loading import load_image_processor
+from fer_hf.modeling import create_model
 from fer_hf.sampling import create_class_balanced_sampler
 from fer_hf.transforms import FERTransform
 

@@ -15,7 +15,7 @@ import torch
 from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
 from fer_hf.labels import ID2LABEL, LABEL2ID
-from fer_hf.synthetic import write_synthetic_fer_csv
+from fer_hf.demo.synthetic import write_synthetic_fer_csv
 
 # The real file, where a checkout has it beside it (or where FER2013_CSV points); tests that need it skip otherwise.
 REAL_DATA = Path(os.environ.get("FER2013_CSV", Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013-dev.csv.gz"))
@@ -81,8 +81,11 @@ def fer_checkpoint(tmp_path_factory):
 def fer_exports(fer_checkpoint, tmp_path_factory):
     """fp32 and int8 ONNX exports of `fer_checkpoint`, made once per test session."""
     from fer_hf.export import export_onnx, quantize_dynamic
+    from fer_hf.outputs import write_export_marker
 
     out = tmp_path_factory.mktemp("exports")
     fp32 = export_onnx(fer_checkpoint, str(out / "onnx-fp32"))
     int8 = quantize_dynamic(fp32, str(out / "onnx-int8"), target="avx2")
+    for folder in (fp32, int8):
+        write_export_marker(folder)  # complete, as export.py leaves them
     return fp32, int8

@@ -1,7 +1,5 @@
 import gzip
-import io
 import logging
-import shutil
 
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ from PIL import Image
 
 import fer_hf.data as data
 from fer_hf.data import MalformedDataError, load_fer2013, require_split, write_fer_csv
+from fer_hf.errors import UserError
 from fer_hf.labels import EMOTIONS
 
 from conftest import REAL_DATA
@@ -74,14 +73,14 @@ def test_missing_columns_and_missing_path(tmp_path):
     path = _write_rows(tmp_path / "wrong.csv", ["0,1 2,Training"], header="label,image,split")
     with pytest.raises(MalformedDataError, match="needs \\['emotion', 'pixels', 'Usage'\\]"):
         load_fer2013(path)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         load_fer2013(str(tmp_path / "nope.csv"))
 
 
 def test_empty_split_is_a_clear_error(tmp_path):
     path = _write_rows(tmp_path / "fer.csv", [_row(), _row(usage="PublicTest")])
     dataset = load_fer2013(path)
-    with pytest.raises(ValueError, match=r"Split 'test' \(FER2013 PrivateTest\) has no rows .*train \(1 rows\)"):
+    with pytest.raises(UserError, match=r"Split 'test' \(FER2013 PrivateTest\) has no rows .*train \(1 rows\)"):
         require_split(dataset, "test", path)
 
 
@@ -149,7 +148,7 @@ def test_hub_style_dataset_is_remapped_to_fer_order(tmp_path):
 
 
 def test_unreachable_hub_id_is_a_clear_error():
-    with pytest.raises(ValueError, match="Cannot load dataset 'nobody/no-such-fer'"):
+    with pytest.raises(UserError, match="Cannot load dataset 'nobody/no-such-fer'"):
         load_fer2013("nobody/no-such-fer")
 
 

@@ -5,6 +5,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
 import evaluate_model
+from fer_hf.errors import UserError
 from fer_hf.evaluation import compute_metrics_report, expected_calibration_error, write_evaluation
 from fer_hf.labels import EMOTIONS
 
@@ -95,15 +96,15 @@ def test_evaluation_errors(fer_checkpoint, tiny_vit, synthetic_csv, tmp_path):
 
     no_test = tmp_path / "no_test.csv"
     write_fer_csv(str(no_test), np.zeros((1, 48, 48), np.uint8), [0], ["Training"])
-    with pytest.raises(ValueError, match="Split 'test' \\(FER2013 PrivateTest\\) has no rows"):
+    with pytest.raises(UserError, match="Split 'test' \\(FER2013 PrivateTest\\) has no rows"):
         evaluate_model.main(["--model_dir", fer_checkpoint, "--data", str(no_test)])
-    with pytest.raises(ValueError, match="has no config.json"):
+    with pytest.raises(UserError, match="has no config.json"):
         evaluate_model.main(["--model_dir", str(tmp_path), "--data", synthetic_csv])
-    with pytest.raises(ValueError, match="FER2013 models must have"):
+    with pytest.raises(UserError, match="FER2013 models must have"):
         evaluate_model.main(["--model_dir", tiny_vit, "--data", synthetic_csv])
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         evaluate_model.main(["--model_dir", fer_checkpoint, "--data", str(tmp_path / "nope.csv")])
-    with pytest.raises(ValueError, match="--compare needs exactly two models"):
+    with pytest.raises(UserError, match="--compare needs exactly two models"):
         evaluate_model.main(["--compare", fer_checkpoint, "--data", synthetic_csv])
 
 
@@ -121,5 +122,5 @@ def test_hflip_tta_is_the_mean_of_each_face_and_its_mirror(fer_exports, syntheti
     assert np.abs(plain - mirrored).max() > 1e-3  # the synthetic faces are not symmetric, so the mirror counts
     np.testing.assert_allclose(tta, (plain + mirrored) / 2, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(tta_labels, labels)
-    with pytest.raises(ValueError, match="Unknown --tta 'vflip'"):
+    with pytest.raises(UserError, match="Unknown --tta 'vflip'"):
         predict_dataset(classifier, split, tta="vflip", progress=False)

@@ -4,16 +4,16 @@ import os
 import numpy as np
 import onnxruntime as ort
 import pytest
-import torch
 from optimum.onnxruntime import ORTModelForImageClassification
 from PIL import Image
 from transformers import pipeline
 
 import export
+from fer_hf.errors import UserError
 from fer_hf.export import detect_quantization_target, quantized_operators
 from fer_hf.inference import TorchClassifier, load_classifier
 from fer_hf.labels import EMOTIONS
-from fer_hf.synthetic import generate
+from fer_hf.demo.synthetic import generate
 
 
 def test_round_trip_three_loaders_match_pytorch(fer_checkpoint, fer_exports):
@@ -70,17 +70,17 @@ def test_export_script_writes_the_full_report(fer_checkpoint, synthetic_csv, tmp
 
 
 def test_export_errors(tmp_path, tiny_vit, fer_checkpoint):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         export.main(["--model_dir", str(tmp_path / "nope"), "--output_dir", str(tmp_path / "out")])
     incomplete = tmp_path / "incomplete"
     incomplete.mkdir()
     (incomplete / "config.json").write_text((open(os.path.join(fer_checkpoint, "config.json")).read()))
-    with pytest.raises(ValueError, match="missing preprocessor_config.json, model.safetensors"):
+    with pytest.raises(UserError, match="has no preprocessor_config.json, so it is not a model"):
         export.main(["--model_dir", str(incomplete), "--output_dir", str(tmp_path / "out")])
-    with pytest.raises(ValueError, match="FER2013 models must have"):
+    with pytest.raises(UserError, match="FER2013 models must have"):
         export.main(["--model_dir", tiny_vit, "--output_dir", str(tmp_path / "out")])
-    with pytest.raises(ValueError, match=r"Cannot quantize operators \['Softmax'\] dynamically; choose from .*MatMul"):
+    with pytest.raises(UserError, match=r"Cannot quantize operators \['Softmax'\] dynamically; choose from .*MatMul"):
         export.main(["--model_dir", fer_checkpoint, "--output_dir", str(tmp_path / "out"), "--quantize_operators", "Softmax"])
     assert not (tmp_path / "out").exists()  # checked before anything is exported
-    with pytest.raises(ValueError, match="Unknown quantization target 'sse'"):
+    with pytest.raises(UserError, match="Unknown quantization target 'sse'"):
         export.main(["--model_dir", fer_checkpoint, "--output_dir", str(tmp_path / "out"), "--quantization_target", "sse"])

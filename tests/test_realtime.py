@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import realtime
+from fer_hf.errors import UserError
 from fer_hf.realtime import EmotionRecognizer, FaceTracker, iou, run_stream
-from fer_hf.sample_video import face_photo, make_face_frames, write_face_video
+from fer_hf.demo.sample_video import face_photo, make_face_frames, write_face_video
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +138,9 @@ def test_missing_camera_ends_in_one_line_and_closed_files(fer_exports, tmp_path)
 
 
 def test_model_without_labels_is_a_clear_error(tiny_vit, tmp_path):
-    with pytest.raises(ValueError, match="FER2013 models must have"):
+    with pytest.raises(UserError, match="FER2013 models must have"):
         realtime.main(["--source", str(tmp_path), "--model", tiny_vit, "--no-display"])
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         realtime.main(["--source", "0", "--model", str(tmp_path / "nope"), "--no-display"])
 
 

@@ -1,14 +1,16 @@
 """The training recipe's parts: transforms, class-balanced sampler, MixUp, LR schedule."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import ViTImageProcessor
 
+from fer_hf.errors import UserError
 from fer_hf.mixup import MixupCollator, mixup_target, one_hot, soft_target_cross_entropy
 from fer_hf.sampling import create_class_balanced_sampler
-from fer_hf.schedule import create_warmup_plateau_cosine_scheduler, warmup_plateau_cosine
 from fer_hf.transforms import FERTransform, preprocess_faces
 
 
@@ -101,7 +103,7 @@ def test_rotation_turns_the_face_about_its_centre(gray_faces):
 
 def test_sampler_evens_out_classes():
     labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
-    sampler = create_class_balanced_sampler(labels, 3, generator=torch.Generator().manual_seed(0))
+    sampler = create_class_balanced_sampler(labels, 3, seed=0)
     drawn = labels[list(sampler)]
     assert len(drawn) == len(labels)
     counts = np.bincount(drawn, minlength=3) / len(drawn)
@@ -110,7 +112,7 @@ def test_sampler_evens_out_classes():
 
 def test_square_root_balancing_draws_classes_by_the_root_of_their_size():
     labels = np.array([0] * 900 + [1] * 100)
-    sampler = create_class_balanced_sampler(labels, 2, generator=torch.Generator().manual_seed(0), power=0.5)
+    sampler = create_class_balanced_sampler(labels, 2, seed=0, power=0.5)
     counts = np.bincount(labels[list(sampler)], minlength=2) / len(labels)
     np.testing.assert_allclose(counts, [30 / 40, 10 / 40], atol=0.04)  # sqrt(900) : sqrt(100) = 3 : 1
 
@@ -142,22 +144,36 @@ def test_mixup_collator_mixes_images_like_targets():
 
 
 def test_mixup_rejects_bad_settings():
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(UserError, match="alpha"):
         MixupCollator(7, alpha=0)
-    with pytest.raises(ValueError, match="probability"):
+    with pytest.raises(UserError, match="probability"):
         MixupCollator(7, prob=1.5)
 
 
-def test_schedule_rises_holds_and_decays_to_zero():
-    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = create_warmup_plateau_cosine_scheduler(optimizer, warmup_steps=10, plateau_steps=10, total_steps=50)
-    lrs = []
+def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
+    """FERTrainer's schedule: 1 warmup and 1 plateau epoch of 10 steps, then cosine decay over the other 30."""
+    from datasets import Dataset
+    from transformers import TrainingArguments, ViTConfig, ViTForImageClassification
+
+    from fer_hf.trainer import FERTrainer
+
+    model = ViTForImageClassification(ViTConfig(image_size=8, patch_size=4, hidden_size=8, num_hidden_layers=1,
+                                                num_attention_heads=1, intermediate_size=8, num_labels=7))  # fmt: skip
+    data = Dataset.from_dict({"label": [0] * 160})
+    args = TrainingArguments(str(tmp_path), per_device_train_batch_size=16, learning_rate=1.0, report_to="none")
+    trainer = FERTrainer(model=model, args=args, train_dataset=data, head_learning_rate=0.5, warmup_epochs=1, plateau_epochs=1)
+    trainer.create_optimizer_and_scheduler(num_training_steps=50)
+    lrs, head_lrs = [], []
     for _ in range(55):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
+        lrs.append(trainer.optimizer.param_groups[0]["lr"])
+        head_lrs.append(trainer.optimizer.param_groups[-1]["lr"])
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
     assert lrs[0] == 0 and all(a < b for a, b in zip(lrs[:10], lrs[1:11]))  # rises
     assert lrs[10:20] == [1.0] * 10  # holds at the peak
     assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))  # decays monotonically
     assert lrs[35] == pytest.approx(0.5) and lrs[50] == pytest.approx(0.0, abs=1e-12) and lrs[-1] == 0.0
-    assert warmup_plateau_cosine(5, 0, 0, 10) == pytest.approx(0.5)
+    assert head_lrs[15] == 0.5 and head_lrs[35] == pytest.approx(0.25)  # the head: its own peak, the same shape
+    # The same multipliers, step for step, as the hand-written schedule this replaced.
+    expected = [s / 10 if s < 10 else 1.0 if s < 20 else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - 20) / 30))) for s in range(55)]
+    assert lrs == pytest.approx(expected, abs=1e-12)

@@ -9,9 +9,10 @@ from huggingface_hub import ModelCard
 from transformers import AutoModelForImageClassification, pipeline
 from PIL import Image
 
+from fer_hf.errors import UserError
 from fer_hf.labels import EMOTIONS
 from fer_hf.realtime import DEFAULT_MODEL_DIR, EmotionRecognizer, default_model_dir
-from fer_hf.sample_video import face_photo
+from fer_hf.demo.sample_video import face_photo
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "fer2013-cpu-small"
 
@@ -65,13 +66,13 @@ def test_hflip_tta_averages_each_face_with_its_mirror():
     logits = plain.classifier.logits(plain.classifier.preprocess([crop, crop[:, ::-1]]))
     np.testing.assert_allclose(probs[0], softmax(logits).mean(axis=0), rtol=1e-5, atol=1e-6)
     assert EMOTIONS[int(probs[0].argmax())] == "Happy"
-    with pytest.raises(ValueError, match="Unknown --tta 'vflip'"):
+    with pytest.raises(UserError, match="Unknown --tta 'vflip'"):
         EmotionRecognizer.from_pretrained(tta="vflip")
 
 
 def test_shipped_int8_keeps_the_fp32_predictions():
     from fer_hf.inference import OnnxClassifier
-    from fer_hf.synthetic import generate
+    from fer_hf.demo.synthetic import generate
 
     # Convolutions stay fp32 (see fer_hf.export.DEFAULT_QUANTIZE_OPERATORS); an int8 graph that quantizes them
     # moves probabilities by up to 0.25 on these faces and flips 1 in 8 predictions.

@@ -8,6 +8,7 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 import train
 from fer_hf.data import write_fer_csv
+from fer_hf.errors import UserError
 from fer_hf.labels import ID2LABEL
 
 
@@ -61,17 +62,17 @@ def test_json_config_with_flag_overrides(synthetic_csv, tiny_vit, tmp_path):
 
 
 def test_bad_inputs_end_in_clear_errors(synthetic_csv, tiny_vit, tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         train.main(_args(str(tmp_path / "missing.csv"), tiny_vit, tmp_path / "a"))
-    with pytest.raises(ValueError, match="Cannot load backbone"):
+    with pytest.raises(UserError, match="Cannot load backbone"):
         train.main(_args(synthetic_csv, str(tmp_path / "no-backbone"), tmp_path / "b"))
     import numpy as np
 
     only_train = tmp_path / "train_only.csv"
     write_fer_csv(str(only_train), np.zeros((2, 48, 48), np.uint8), [0, 1], ["Training", "Training"])
-    with pytest.raises(ValueError, match="Split 'validation' \\(FER2013 PublicTest\\) has no rows"):
+    with pytest.raises(UserError, match="Split 'validation' \\(FER2013 PublicTest\\) has no rows"):
         train.main(_args(str(only_train), tiny_vit, tmp_path / "c"))
-    with pytest.raises(ValueError, match="pass --data"):
+    with pytest.raises(UserError, match="pass --data"):
         train.main(["--model_name_or_path", tiny_vit, "--output_dir", str(tmp_path / "d")])
 
 
@@ -89,7 +90,7 @@ def test_script_prints_one_line_error(tmp_path):
 
 
 def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
-    """--preset cpu-small: MobileViT from scratch at 64 px, channels-last, a few steps, then the ONNX export."""
+    """--preset cpu-small: the TinyViT hybrid from scratch at 64 px, channels-last, a few steps, then the ONNX export."""
     import export
 
     out = tmp_path / "preset"
@@ -99,11 +100,15 @@ def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
     saved = json.loads((out / "fer_hf_args.json").read_text())
     assert saved["model"]["preset"] == "cpu-small" and saved["model"]["train_from_scratch"] and saved["model"]["channels_last"]
     model = AutoModelForImageClassification.from_pretrained(out)  # trained channels-last, saved and loaded as usual
-    assert model.config.model_type == "mobilevit" and model.config.id2label == ID2LABEL
+    assert model.config.model_type == "timm_wrapper" and model.config.architecture == "tiny_vit_5m_224"
+    assert model.config.id2label == ID2LABEL and model.config.model_args["drop_rate"] == 0.2  # the Dropout + Linear head
+    # Convolutions first (TinyViT's stem and MBConv stage), then self-attention over the image tokens.
+    blocks = [type(m).__name__ for m in model.modules()]
+    assert "MBConv" in blocks and blocks.count("Attention") == 6 and blocks.index("MBConv") < blocks.index("Attention")
     report = export.main(["--model_dir", str(out), "--output_dir", str(tmp_path / "export"), "--num_faces", "4", "--repeats", "1"])
-    assert report["fp32_max_abs_logit_diff"] < 1e-3
+    assert report["fp32_max_abs_logit_diff"] < 1e-3 and report["int8_quantized_operators"]["MatMulInteger"] > 0
 
 
 def test_unknown_preset_lists_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, demo"):
+    with pytest.raises(UserError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, demo"):
         train.main(["--preset", "gpu-huge", "--output_dir", str(tmp_path)])

@@ -5,7 +5,7 @@ expression features (mouth curve and opening, brow height and angle, eye opening
 under random pose, scale, brightness, contrast, blur and noise, and writes them in FER2013's CSV layout.
 The pipeline then reads them through exactly the code path that reads the real file.
 
-    python -m fer_hf.synthetic --output data/fer-synthetic.csv.gz
+    python -m fer_hf.demo.synthetic --output data/fer-synthetic.csv.gz
 """
 
 import argparse
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .data import write_fer_csv
-from .labels import EMOTIONS, SPLIT_TO_USAGE
+from ..data import write_fer_csv
+from ..labels import EMOTIONS, SPLIT_TO_USAGE
 
 
 # FER2013's class frequencies in its Training split, so the synthetic set is as skewed as the real one.
