@@ -28,16 +28,16 @@ demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	@echo "== 1/5 train: tiny ViT from scratch on $(DATA)"
 	$(RUN) python train.py configs/demo.json --data $(DATA) --output_dir $(DEMO_DIR)/model --disable_tqdm true
 	@echo "== 2/5 evaluate on the validation split"
-	$(RUN) python evaluate_model.py --model_dir $(DEMO_DIR)/model --data $(DATA) --split validation --output_dir $(DEMO_DIR)/eval --no_progress true
+	$(RUN) python evaluate_model.py --model_dir $(DEMO_DIR)/model --data $(DATA) --split validation --output_dir $(DEMO_DIR)/eval --no_progress true --overwrite true
 	@echo "== 3/5 export to ONNX fp32 + int8 and verify"
-	$(RUN) python export.py --model_dir $(DEMO_DIR)/model --output_dir $(DEMO_DIR)/export --data $(DATA) --split validation
+	$(RUN) python export.py --model_dir $(DEMO_DIR)/model --output_dir $(DEMO_DIR)/export --data $(DATA) --split validation --overwrite true
 	@echo "== 4/5 realtime, headless, on a generated video of two real faces"
 	$(RUN) python -m fer_hf.demo.sample_video --output $(DEMO_DIR)/faces.mp4 --frames 60 --faces 2
 	$(RUN) python realtime.py --source $(DEMO_DIR)/faces.mp4 --model $(DEMO_DIR)/export/onnx-int8 --no-display \
 		--output $(DEMO_DIR)/faces_annotated.mp4 --log $(DEMO_DIR)/faces.jsonl
 	@echo "== 5/5 Hub: model card + ready-to-push folder (dry run, nothing is uploaded)"
 	$(RUN) python -m fer_hf.hub --model_dir $(DEMO_DIR)/model --export_dir $(DEMO_DIR)/export --eval_dir $(DEMO_DIR)/eval \
-		--repo_id your-name/fer2013-demo --output_dir $(DEMO_DIR)/hub-upload --dry_run
+		--repo_id your-name/fer2013-demo --output_dir $(DEMO_DIR)/hub-upload --dry_run --overwrite
 	@echo "Demo done: model $(DEMO_DIR)/model, report $(DEMO_DIR)/eval/report.md, exports $(DEMO_DIR)/export,"
 	@echo "  annotated video $(DEMO_DIR)/faces_annotated.mp4, face log $(DEMO_DIR)/faces.jsonl, Hub folder $(DEMO_DIR)/hub-upload"
 
@@ -56,10 +56,10 @@ CPU_DIR := outputs/cpu-small
 cpu-model: install
 	@test -f "$(DATA)" -a "$(DATA)" != "$(SYNTHETIC)" || { echo "pass DATA=path/to/fer2013.csv"; exit 2; }
 	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true
-	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true
-	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation
+	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true --overwrite true
+	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation --overwrite true
 	$(RUN) python -m fer_hf.hub --model_dir $(CPU_DIR) --export_dir $(CPU_DIR)-export --eval_dir $(CPU_DIR)/eval-validation \
-		--repo_id fer-hf/fer2013-cpu-small --output_dir models/fer2013-cpu-small --dry_run
+		--repo_id fer-hf/fer2013-cpu-small --output_dir models/fer2013-cpu-small --dry_run --overwrite
 
 clean:
 	rm -rf outputs data .pytest_cache

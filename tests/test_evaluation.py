@@ -86,7 +86,9 @@ def test_compare_and_tta(fer_checkpoint, fer_exports, synthetic_csv, tmp_path, c
     )
     out = capsys.readouterr().out
     assert "top-1 agreement" in out and "recall Disgust" in out
-    assert 0.5 <= result["top1_agreement"] <= 1.0
+    predictions = [np.loadtxt(tmp_path / name / "predictions.csv", delimiter=",", skiprows=1, usecols=2, dtype=str)
+                   for name in ("onnx-fp32", "onnx-int8")]  # fmt: skip
+    assert result["top1_agreement"] == pytest.approx(np.mean(predictions[0] == predictions[1]))
     assert result["a"]["tta"] == "hflip"
     assert (tmp_path / "comparison.json").exists() and (tmp_path / "onnx-int8" / "report.md").exists()
 

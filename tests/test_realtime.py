@@ -1,9 +1,6 @@
 """realtime.py on footage generated from a real face photo (scikit-image's astronaut)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -63,8 +60,13 @@ def test_image_and_folder_sources(fer_exports, tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "a.png"), frames[0])
     cv2.imwrite(str(tmp_path / "b.jpg"), frames[1])
     (tmp_path / "notes.txt").write_text("not an image")
-    summary = realtime.main(["--source", str(tmp_path / "a.png"), "--model", int8, "--no-display", "--output", str(tmp_path / "out.png")])
-    assert summary.faces == 3 and cv2.imread(str(tmp_path / "out.png")).shape == (480, 640, 3)
+    summary = realtime.main(["--source", str(tmp_path / "a.png"), "--model", int8, "--no-display", "--output", str(tmp_path / "out.png"),
+                             "--log", str(tmp_path / "a.jsonl")])  # fmt: skip
+    annotated, source = cv2.imread(str(tmp_path / "out.png")).astype(int), cv2.imread(str(tmp_path / "a.png")).astype(int)
+    assert summary.faces == 3 and annotated.shape == source.shape
+    for record in map(json.loads, (tmp_path / "a.jsonl").read_text().splitlines()):  # a box drawn around every face
+        x, y, w, h = record["box"]
+        assert np.abs(annotated[y + h // 2, x:x + 2] - source[y + h // 2, x:x + 2]).sum() > 0
     summary = realtime.main(["--source", str(tmp_path), "--model", int8, "--no-display"])
     assert summary.frames == 3 and summary.faces == 9  # a.png, b.jpg and, by now, out.png; notes.txt is skipped
 
@@ -127,14 +129,15 @@ def test_bad_sources_are_clear_errors(fer_exports, tmp_path, source, message):
         realtime.main(["--source", source if source.isdigit() else str(tmp_path / source), "--model", fer_exports[1], "--no-display"])
 
 
-def test_missing_camera_ends_in_one_line_and_closed_files(fer_exports, tmp_path):
+def test_missing_camera_ends_in_one_line_and_writes_nothing(fer_exports, tmp_path, capsys):
+    from fer_hf.cli import run
+
     log = tmp_path / "log.jsonl"
-    result = subprocess.run(
-        [sys.executable, "realtime.py", "--source", "9", "--model", fer_exports[1], "--no-display", "--log", str(log)],
-        capture_output=True, text=True, cwd=Path(realtime.__file__).parent, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("error: No camera at index 9")
+    with pytest.raises(SystemExit) as stop:  # what `python realtime.py ...` runs, in-process
+        run(lambda: realtime.main(["--source", "9", "--model", fer_exports[1], "--no-display", "--log", str(log)]))
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: No camera at index 9") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # no empty log, no temporary file
 
 
 def test_model_without_labels_is_a_clear_error(tiny_vit, tmp_path):

@@ -1,6 +1,7 @@
 """The training recipe's parts: transforms, class-balanced sampler, MixUp, LR schedule."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +178,20 @@ def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
     # The same multipliers, step for step, as the hand-written schedule this replaced.
     expected = [s / 10 if s < 10 else 1.0 if s < 20 else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - 20) / 30))) for s in range(55)]
     assert lrs == pytest.approx(expected, abs=1e-12)
+
+def test_preprocess_faces_matches_the_saved_image_processor():
+    """Our batched preprocessing is the saved `AutoImageProcessor`'s (what `pipeline` runs), on real face crops."""
+    import cv2
+    from PIL import Image
+    from transformers import AutoImageProcessor
+
+    from fer_hf.demo.sample_video import face_photo
+
+    processor = AutoImageProcessor.from_pretrained(Path(__file__).resolve().parents[1] / "configs" / "tinyvit-fer-64")
+    gray = cv2.cvtColor(face_photo(), cv2.COLOR_BGR2GRAY)
+    fer_sized = cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA)  # FER2013's own size: enlarged to 64 px
+    for face, tolerance in ((fer_sized, 1e-6), (gray[20:140, 30:150], 2 / 255 / 0.5)):  # a larger crop: shrunk
+        ours = preprocess_faces([face], processor)[0].numpy()
+        theirs = processor(Image.fromarray(face).convert("RGB"), return_tensors="np")["pixel_values"][0]
+        assert ours.shape == theirs.shape == (3, 64, 64)
+        assert np.abs(ours - theirs).max() <= tolerance and np.abs(ours - theirs).mean() < 1e-3  # within 2 grey levels
