@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .inference import merge_tta_views, tta_views
 from .labels import EMOTIONS
-from .transforms import decode_gray, pixels_to_gray
+from .transforms import batch_gray
 
 
 def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none", progress: bool = True):
@@ -38,10 +38,7 @@ def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none"
     probs, labels = [], []
     for start in tqdm(range(0, len(dataset), batch_size), desc="Evaluating", disable=not progress, unit="batch"):
         batch = dataset[start : start + batch_size]
-        if "pixels" in batch:  # already decoded by `fer_hf.data.decode_images`
-            faces = [g[0].numpy() for g in pixels_to_gray(batch["pixels"], batch["height"], batch["width"])]
-        else:
-            faces = [decode_gray(image) for image in batch["image"]]
+        faces = [gray[0].numpy() for gray in batch_gray(batch)]
         probs.append(merge_tta_views(classifier.predict_proba(tta_views(faces, tta)), len(faces)))
         labels.extend(batch["label"])
     return np.concatenate(probs), np.asarray(labels)

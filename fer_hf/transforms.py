@@ -100,6 +100,14 @@ def pixels_to_gray(pixels: Sequence[bytes], heights: Sequence[int], widths: Sequ
     return [torch.frombuffer(bytearray(p), dtype=torch.uint8).view(1, h, w) for p, h, w in zip(pixels, heights, widths)]
 
 
+def batch_gray(batch: dict):
+    """A batch's faces as `uint8` grayscale: one `(B, 1, H, W)` tensor when decoded rows share a size, else a list of
+    `(1, H, W)` tensors; from the raw `pixels` of `fer_hf.data.decode_images` or from the `image` column."""
+    if "pixels" in batch:
+        return pixels_to_gray(batch["pixels"], batch["height"], batch["width"])
+    return [to_gray_tensor(image) for image in batch["image"]]
+
+
 def random_resized_crop_boxes(n: int, height: int, width: int, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), attempts: int = 10,
                               generator: Optional[torch.Generator] = None):  # fmt: skip
     """`(n, 4)` boxes `x0, y0, x1, y1` drawn as torchvision's RandomResizedCrop draws them, for a whole batch at once.
@@ -183,10 +191,7 @@ class FERTransform:
         return torch.from_numpy(out)
 
     def __call__(self, batch: dict) -> dict:
-        if "pixels" in batch:  # decoded once by `fer_hf.data.decode_images`
-            gray = pixels_to_gray(batch["pixels"], batch["height"], batch["width"])
-        else:
-            gray = [to_gray_tensor(image) for image in batch["image"]]
+        gray = batch_gray(batch)
         if self.train:
             if not isinstance(gray, torch.Tensor):  # mixed sizes are brought to the input size first
                 gray = resize_faces(gray, self.size) if any(g.shape != gray[0].shape for g in gray) else torch.stack(gray)
