@@ -14,11 +14,24 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import tempfile
 
+import torch
+
 from fer_hf.cli import run
+from fer_hf.errors import UserError
 from fer_hf.inference import TTA_MODES
-from fer_hf.realtime import DEFAULT_TTA, EmotionRecognizer, FaceTracker, check_outputs, open_source, run_stream, source_fps
+from fer_hf.realtime import (
+    DEFAULT_TTA,
+    EmotionRecognizer,
+    FaceTracker,
+    check_outputs,
+    display_available,
+    open_source,
+    run_stream,
+    source_fps,
+)
 
 
 def parse_args(args=None) -> argparse.Namespace:
@@ -36,6 +49,7 @@ def parse_args(args=None) -> argparse.Namespace:
     parser.add_argument("--max_missed", type=int, default=5, help="Frames a face may be missed before its track is dropped.")
     parser.add_argument("--probs", action="store_true", help="Draw the seven probability bars under each face.")
     parser.add_argument("--no-display", dest="no_display", action="store_true", help="Run without a window.")
+    parser.add_argument("--display", action="store_true", help="Insist on a window (an error where there is no display); by default a window opens where a display is available.")
     parser.add_argument("--output", default=None, help="Write the annotated video (.mp4/.avi) or image (.jpg/.png).")
     parser.add_argument("--log", default=None, help="Write one record per face per frame (.jsonl or .csv).")
     parser.add_argument("--max_frames", type=int, default=None, help="Stop after this many frames.")
@@ -75,13 +89,24 @@ def main(args=None):
     if args.benchmark:
         return benchmark(args)
     check_outputs(args.output, args.log)
+    display = False if args.no_display else (True if args.display else None)
+    if display is None:
+        display = display_available()
+        if not display:
+            print("note: no display here, running headless (--output and --log keep the results; --no-display hides this note)",
+                  file=sys.stderr)  # fmt: skip
+    elif display and not display_available():
+        raise UserError("--display: there is no display here (no DISPLAY or WAYLAND_DISPLAY); run with --no-display.")
     # 1. Model and detector (--model, else the shipped model, else the demo model).
     recognizer = EmotionRecognizer.from_pretrained(args.model, args.detector, args.yunet_model, args.margin, args.tta,
                                                    detect_width=args.detect_width, min_size=args.min_face)  # fmt: skip
     tracker = FaceTracker(0.0 if args.no_smoothing else args.smoothing, max_missed=args.max_missed)
     # 2. Source, then the loop: detect → one batched classification → track and smooth → draw → write.
     frames = open_source(args.source)
-    summary = run_stream(recognizer, frames, tracker, args.output, args.log, display=not args.no_display,
+    if recognizer.classifier.kind == "onnx":
+        # torch only resizes and normalises the crops here; its intra-op threads would spin beside ONNX Runtime's.
+        torch.set_num_threads(1)
+    summary = run_stream(recognizer, frames, tracker, args.output, args.log, display=display,
                          show_probs=args.probs, fps=source_fps(args.source), max_frames=args.max_frames)  # fmt: skip
     # 3. Summary.
     print(summary.format())

@@ -12,7 +12,7 @@ from fer_hf.cli import machine_description  # noqa: E402
 
 
 def cpu_preset_name(image_size: int) -> str:
-    return f"CPU preset (MobileViT-XXS, {image_size} px)"
+    return f"CPU preset (TinyViT hybrid, {image_size} px)"
 
 
 def cpu_preset() -> dict:

@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -535,6 +536,14 @@ def run_stream(recognizer: EmotionRecognizer, frames, tracker: Optional[FaceTrac
     labels = recognizer.classifier.labels
     summary.tracks = [(t.track_id, t.frames, labels[int(np.argmax(t.total))]) for t in tracker.all_tracks()]
     return summary
+
+
+def display_available() -> bool:
+    """Whether a window can open: always on Windows and macOS, on Linux only with an X11 or Wayland display (OpenCV's
+    Qt backend aborts the whole process, uncatchably, when it finds none)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 def _show(frame: np.ndarray) -> bool:

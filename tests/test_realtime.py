@@ -150,3 +150,15 @@ def test_model_without_labels_is_a_clear_error(tiny_vit, tmp_path):
 def test_face_photo_is_a_real_face():
     photo = face_photo()
     assert photo.shape[2] == 3 and min(photo.shape[:2]) >= 100
+
+
+def test_without_a_display_realtime_runs_headless(fer_exports, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    image = tmp_path / "faces.png"
+    cv2.imwrite(str(image), make_face_frames(1, num_faces=2)[0][0])
+    summary = realtime.main(["--source", str(image), "--model", fer_exports[1], "--output", str(tmp_path / "out.png")])
+    assert summary.faces == 2 and (tmp_path / "out.png").is_file()  # no window, no Qt abort
+    assert "note: no display here, running headless" in capsys.readouterr().err
+    with pytest.raises(UserError, match="--display: there is no display here"):
+        realtime.main(["--source", str(image), "--model", fer_exports[1], "--display"])
