@@ -153,7 +153,7 @@ def main(args=None):
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
 
     # The Hub token stays in memory: Trainer would pickle it into training_args.bin, and its own push would upload
-    # that file. fer-hf pushes through fer_hf.hub instead (step 11), which uploads a list of known files.
+    # that file. fer-hf pushes through fer_hf.hub instead (step 10), which uploads a list of known files.
     hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
     training_args.hub_token, training_args.push_to_hub = None, False
     if push_to_hub:
@@ -244,11 +244,12 @@ def main(args=None):
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
-    resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict(),
+    if trainer.is_world_process_zero():
+        resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict(),
                     "dataset": {"train_rows": len(train_dataset), "validation_rows": len(eval_dataset)},
                     "run": run_record("train.py", argv, started, utc_now(), training_args.seed)}  # fmt: skip
-    resolved["training"]["push_to_hub"] = push_to_hub
-    write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
+        resolved["training"]["push_to_hub"] = push_to_hub
+        write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
 
     # 9. Evaluate the kept model on the validation split (FER2013 PublicTest).
     metrics = trainer.evaluate()
