@@ -162,3 +162,21 @@ def test_without_a_display_realtime_runs_headless(fer_exports, tmp_path, monkeyp
     assert "note: no display here, running headless" in capsys.readouterr().err
     with pytest.raises(UserError, match="--display: there is no display here"):
         realtime.main(["--source", str(image), "--model", fer_exports[1], "--display"])
+
+
+def test_analyze_returns_plain_data_for_paths_arrays_and_pil_images(fer_exports, tmp_path):
+    import fer_hf
+    from PIL import Image
+
+    frame = make_face_frames(1, num_faces=2)[0][0]
+    path = tmp_path / "two.png"
+    cv2.imwrite(str(path), frame)
+    faces = fer_hf.analyze(str(path), model=fer_exports[1])
+    assert len(faces) == 2 and set(faces[0]) == {"box", "label", "confidence", "emotions"}
+    assert faces[0]["box"][2] * faces[0]["box"][3] >= faces[1]["box"][2] * faces[1]["box"][3]  # largest first
+    assert abs(sum(faces[0]["emotions"].values()) - 1) < 1e-4 and faces[0]["confidence"] == max(faces[0]["emotions"].values())
+    pil = Image.fromarray(frame[..., ::-1])
+    both = fer_hf.analyze([frame, pil, np.zeros((240, 320, 3), np.uint8)], model=fer_exports[1])
+    assert [len(f) for f in both] == [2, 2, 0] and both[0] == both[1] == faces  # the same faces however given
+    with pytest.raises(UserError, match="Cannot read image"):
+        fer_hf.analyze(str(tmp_path / "missing.jpg"), model=fer_exports[1])

@@ -1,0 +1,57 @@
+"""The one-call API: `fer_hf.analyze("photo.jpg")` returns every face of a photo with its emotions, as plain data.
+
+Like the `fer` package's `FER().detect_emotions(img)` and `DeepFace.analyze(path)`: lists of dicts, no framework
+types. It is `EmotionRecognizer` (detection, one batched classification, mirror-image TTA) behind a cache of loaded
+models, so calling it in a loop loads the model once.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import List, Optional, Union
+
+import numpy as np
+
+from .errors import UserError
+
+
+@lru_cache(maxsize=4)
+def _recognizer(model: Optional[str], detector: str, tta: str):
+    from .realtime import EmotionRecognizer
+
+    return EmotionRecognizer.from_pretrained(model, detector, tta=tta)
+
+
+def _as_image(image):
+    """A BGR array (as OpenCV reads files), from a path, a BGR/grayscale array or a PIL image."""
+    import cv2
+
+    if isinstance(image, (str, Path)):
+        frame = cv2.imread(str(image))
+        if frame is None:
+            raise UserError(f"Cannot read image {image}: no such file, or not an image OpenCV reads.")
+        return frame
+    if isinstance(image, np.ndarray) or hasattr(image, "convert"):
+        return image
+    raise UserError(f"analyze() takes an image path, a NumPy array or a PIL image, got {type(image).__name__}.")
+
+
+def analyze(images, model: Optional[str] = None, detector: str = "haar", tta: str = "hflip") -> Union[List[dict], List[List[dict]]]:
+    """Every face in an image, largest first: `{"box": [x, y, w, h], "label", "confidence", "emotions": {7 probs}}`.
+
+    Args:
+        images: A path, a BGR (or grayscale) array as OpenCV gives it, a PIL image, or a list of them.
+        model: A model folder (ONNX export or train.py checkpoint); default: the shipped laptop model.
+        detector: `haar` or `yunet` (see `fer_hf.realtime.create_detector`).
+        tta: `hflip` (each face averaged with its mirror, the default) or `none`.
+
+    Returns:
+        For one image, the list of its faces (empty when none is found); for a list, one such list per image.
+    """
+    recognizer = _recognizer(str(model) if model is not None else None, detector, tta)
+    single = not isinstance(images, (list, tuple))
+    results = []
+    for image in [images] if single else images:
+        faces = recognizer.predict(_as_image(image))
+        results.append([{"box": list(face.box), "label": face.label, "confidence": face.confidence, "emotions": face.probs}
+                        for face in faces])  # fmt: skip
+    return results[0] if single else results
