@@ -1,7 +1,6 @@
 """End-to-end runs of train.py's main() on a tiny ViT and a small synthetic FER2013 CSV."""
 
 import json
-import os
 
 import pytest
 from transformers import AutoImageProcessor, AutoModelForImageClassification
