@@ -105,9 +105,17 @@ def _save_cache(dataset: DatasetDict, cache_path: Path) -> None:
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in cache_path.parent.glob(f".{cache_path.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    with atomic_dir(cache_path) as tmp:
-        dataset.save_to_disk(str(tmp))
-        (tmp / _CACHE_COMPLETE).write_text("complete\n")
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    quiet_before = are_progress_bars_disabled()
+    disable_progress_bars()  # a cache write is not worth three "Saving the dataset" bars
+    try:
+        with atomic_dir(cache_path) as tmp:
+            dataset.save_to_disk(str(tmp))
+            (tmp / _CACHE_COMPLETE).write_text("complete\n")
+    finally:
+        if not quiet_before:
+            enable_progress_bars()
 
 
 def require_split(dataset: DatasetDict, split: str, source: str) -> Dataset:
@@ -142,7 +150,7 @@ def decode_images(dataset: Dataset, num_proc: Optional[int] = None) -> Dataset:
     per-sample cost left in that path. The result is cached by `datasets` beside a disk-backed split, so the
     ~2 s for FER2013's training split is paid once.
     """
-    from .transforms import decode_gray
+    from .preprocess import decode_gray
 
     def decode(batch):
         gray = [decode_gray(image) for image in batch["image"]]

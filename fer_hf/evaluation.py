@@ -23,7 +23,6 @@ from sklearn.metrics import (
 )
 from tqdm.auto import tqdm
 
-from .inference import merge_tta_views, tta_views
 from .labels import EMOTIONS
 from .transforms import batch_gray
 
@@ -39,7 +38,7 @@ def predict_dataset(classifier, dataset, batch_size: int = 64, tta: str = "none"
     for start in tqdm(range(0, len(dataset), batch_size), desc="Evaluating", disable=not progress, unit="batch"):
         batch = dataset[start : start + batch_size]
         faces = [gray[0].numpy() for gray in batch_gray(batch)]
-        probs.append(merge_tta_views(classifier.predict_proba(tta_views(faces, tta)), len(faces)))
+        probs.append(classifier.predict_proba(faces, tta))
         labels.extend(batch["label"])
     return np.concatenate(probs), np.asarray(labels)
 

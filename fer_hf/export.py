@@ -7,6 +7,7 @@ optimise the graph (`ORTOptimizer`), then quantize weights to int8 with activati
 `pipeline("image-classification")` and plain ONNX Runtime all load it.
 """
 
+import contextlib
 import logging
 import math
 import os
@@ -64,11 +65,33 @@ def export_onnx(model_dir: str, output_dir: str, opset: Optional[int] = None) ->
 
         custom = {"custom_onnx_configs": {"model": timm_wrapper_onnx_config(AutoConfig.from_pretrained(model_dir))}}
     try:
-        main_export(model_dir, output=output_dir, task="image-classification", opset=opset, do_validation=False,
-                    library_name="transformers", **custom)
+        with quiet_exporter():
+            main_export(model_dir, output=output_dir, task="image-classification", opset=opset, do_validation=False,
+                        library_name="transformers", **custom)
     except Exception as err:  # the exporter raises many types; all mean the same to the user
         raise UserError(f"ONNX export of '{model_dir}' failed: {type(err).__name__}: {err}") from None
     return output_dir
+
+
+@contextlib.contextmanager
+def quiet_exporter():
+    """Silence what the exporter says that a user cannot act on: the tracer's warnings about Python-side checks of
+    input shapes (constant for an exported model), and transformers' deprecation notes about the classes Optimum
+    itself uses (`torch_dtype`, `ViTFeatureExtractor`, slow image processors)."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def timm_wrapper_onnx_config(config):
@@ -216,7 +239,7 @@ def verify_export(model_dir: str, fp32_dir: str, int8_dir: Optional[str], faces,
         report["sizes_mb"]["onnx_int8"] = file_size_mb(models["onnx_int8"].onnx_path)
         report["int8_quantized_operators"] = quantized_operators(models["onnx_int8"].onnx_path)
     # Batches of 1 and 8 faces, cycling through the given faces when there are fewer than 8.
-    batches = {n: pixel_values.repeat(math.ceil(n / len(pixel_values)), 1, 1, 1)[:n] for n in (1, 8)}
+    batches = {n: np.tile(pixel_values, (math.ceil(n / len(pixel_values)), 1, 1, 1))[:n] for n in (1, 8)}
     for name, model in models.items():
         report["latency_ms_per_image"][name] = {
             f"batch_{n}": median_latency_ms(model.logits, batch, repeats=repeats) for n, batch in batches.items()

@@ -1,48 +1,70 @@
 """One interface over the model formats this project writes: a PyTorch checkpoint or an ONNX export.
 
-`load_classifier(model_dir)` returns an `EmotionClassifier` whose `predict_proba(faces)` takes grayscale faces
-and returns `(B, 7)` probabilities. Preprocessing always comes from the directory's saved image-processor
-config, and labels are checked against FER2013's, so evaluation, export checks and realtime inference all
-see a model the same way.
+`load_classifier(model)` returns an `EmotionClassifier` whose `predict_proba(faces, tta=...)` takes grayscale faces
+and returns `(B, 7)` probabilities in one inference call. Preprocessing always comes from the folder's saved
+image-processor config (`fer_hf.preprocess`), labels are checked against FER2013's, and test-time augmentation is
+the classifier's own job, so evaluation, export checks, the API and realtime all see a model the same way.
+
+The ONNX path imports neither torch nor transformers: they load only for a PyTorch checkpoint.
 """
 
+import os
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
-import torch
 
 from .errors import UserError
 from .labels import check_fer_labels, config_id2label
-from .loading import check_model_folder, find_onnx_file, is_onnx_folder, load_image_processor, load_model, read_config
-from .transforms import ImageLike, preprocess_faces
+from .loading import check_model_folder, find_onnx_file, is_hub_id, is_onnx_folder, read_config
+from .preprocess import ImageLike, ProcessorConfig, preprocess
+
+
+TTA_MODES = ("none", "hflip")  # test-time augmentation: hflip averages each face's probabilities with its mirror's
+
+
+def check_tta(tta: str) -> None:
+    """The one check of a `--tta` value, for evaluation and realtime alike."""
+    if tta not in TTA_MODES:
+        raise UserError(f"Unknown --tta '{tta}'; use {' or '.join(TTA_MODES)}.")
 
 
 class EmotionClassifier:
-    """Base class: preprocessing from the saved image processor, then a backend's `logits`."""
+    """Base class: preprocessing from the saved image processor, TTA, then a backend's `logits`."""
 
     kind = "base"
 
-    def __init__(self, model_dir: str, image_processor, id2label: dict):
+    def __init__(self, model_dir: str, processor: ProcessorConfig, id2label: dict):
         self.model_dir = str(model_dir)
-        self.image_processor = image_processor
+        self.processor = processor
         self.id2label = {int(k): v for k, v in id2label.items()}
 
     @property
     def labels(self) -> list:
         return [self.id2label[i] for i in range(len(self.id2label))]
 
-    def preprocess(self, faces: Sequence[ImageLike]) -> torch.Tensor:
-        return preprocess_faces(faces, self.image_processor)
+    def preprocess(self, faces: Sequence[ImageLike]) -> np.ndarray:
+        return preprocess(faces, self.processor)
 
-    def logits(self, pixel_values: torch.Tensor) -> np.ndarray:
+    def logits(self, pixel_values: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def predict_proba(self, faces: Sequence[ImageLike]) -> np.ndarray:
-        """`(B, num_labels)` softmax probabilities for a batch of faces, in one inference call."""
+    def predict_proba(self, faces: Sequence[ImageLike], tta: str = "none") -> np.ndarray:
+        """`(B, num_labels)` softmax probabilities for a batch of faces, in one inference call (see `predict_pixels`)."""
+        check_tta(tta)
         if len(faces) == 0:
             return np.zeros((0, len(self.id2label)), dtype=np.float32)
-        return softmax(self.logits(self.preprocess(faces)))
+        return self.predict_pixels(self.preprocess(faces), tta)
+
+    def predict_pixels(self, pixel_values: np.ndarray, tta: str = "none") -> np.ndarray:
+        """Probabilities of preprocessed faces `(B, 3, H, W)`. `tta="hflip"` mirrors them and averages each face's
+        probabilities with its mirror's; faces and mirrors go through the model in the same call."""
+        check_tta(tta)
+        num_faces = len(pixel_values)
+        if tta == "hflip":
+            pixel_values = np.concatenate([pixel_values, pixel_values[..., ::-1]])
+        probs = softmax(self.logits(np.ascontiguousarray(pixel_values)))
+        return probs.reshape(-1, num_faces, probs.shape[-1]).mean(axis=0)
 
 
 class TorchClassifier(EmotionClassifier):
@@ -51,14 +73,20 @@ class TorchClassifier(EmotionClassifier):
     kind = "pytorch"
 
     def __init__(self, model_dir: str, device: Optional[str] = None):
+        import torch
+
+        from .loading import load_model
+
         model = load_model(model_dir).eval()
-        super().__init__(model_dir, load_image_processor(model_dir), model.config.id2label)
+        super().__init__(model_dir, ProcessorConfig.from_pretrained(model_dir), model.config.id2label)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
 
-    @torch.inference_mode()
-    def logits(self, pixel_values: torch.Tensor) -> np.ndarray:
-        return self.model(pixel_values=pixel_values.to(self.device)).logits.float().cpu().numpy()
+    def logits(self, pixel_values: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(pixel_values=torch.from_numpy(pixel_values).to(self.device)).logits.float().cpu().numpy()
 
 
 class OnnxClassifier(EmotionClassifier):
@@ -75,7 +103,7 @@ class OnnxClassifier(EmotionClassifier):
         check_export_marker(model_dir, path.name)
         id2label = config_id2label(read_config(model_dir))
         check_fer_labels(id2label, model_dir)
-        super().__init__(model_dir, load_image_processor(model_dir), id2label)
+        super().__init__(model_dir, ProcessorConfig.from_pretrained(model_dir), id2label)
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
@@ -91,36 +119,35 @@ class OnnxClassifier(EmotionClassifier):
         self.input_name = self.session.get_inputs()[0].name
         self.onnx_path = str(path)
 
-    def logits(self, pixel_values: torch.Tensor) -> np.ndarray:
-        return self.session.run(None, {self.input_name: pixel_values.numpy()})[0]
+    def logits(self, pixel_values: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.asarray(pixel_values, dtype=np.float32)})[0]
 
 
-def load_classifier(model_dir: str, **kwargs) -> EmotionClassifier:
-    """An ONNX classifier if `model_dir` holds an `.onnx` file, else a PyTorch one."""
-    check_model_folder(model_dir)
+def resolve_model(model: str, subfolder: Optional[str] = None) -> str:
+    """A local model folder for `model`: a local path as given, or a Hub repo (`user/repo`) downloaded once into the
+    Hugging Face cache with `huggingface_hub.snapshot_download` (all of it, or only `subfolder`, e.g. `onnx-int8`)."""
+    local = os.path.join(model, subfolder) if subfolder else model
+    if os.path.exists(local) or not is_hub_id(model):
+        return local
+    from huggingface_hub import snapshot_download
+
+    try:
+        root = snapshot_download(model, allow_patterns=[f"{subfolder}/*"] if subfolder else None)
+    except Exception as err:  # offline, missing repo, no access: huggingface_hub's errors share no narrower base
+        from .loading import first_line
+
+        raise UserError(f"Cannot get model '{model}' from the Hugging Face Hub ({first_line(err)}); check the repo id "
+                        "and the network, or pass a local folder.") from None  # fmt: skip
+    return os.path.join(root, subfolder) if subfolder else root
+
+
+def load_classifier(model: str, subfolder: Optional[str] = None, flag: str = "--model", **kwargs) -> EmotionClassifier:
+    """An ONNX classifier if the folder holds an `.onnx` file, else a PyTorch one; `model` may be a Hub id."""
+    model_dir = resolve_model(str(model), subfolder)
+    check_model_folder(model_dir, flag)
     if is_onnx_folder(model_dir):
         return OnnxClassifier(model_dir, **kwargs)
     return TorchClassifier(model_dir, **kwargs)
-
-
-TTA_MODES = ("none", "hflip")  # test-time augmentation: hflip averages each face's probabilities with its mirror's
-
-
-def check_tta(tta: str) -> None:
-    """The one check of a `--tta` value, for evaluation and realtime alike."""
-    if tta not in TTA_MODES:
-        raise UserError(f"Unknown --tta '{tta}'; use {' or '.join(TTA_MODES)}.")
-
-
-def tta_views(faces: Sequence[np.ndarray], tta: str) -> List[np.ndarray]:
-    """The crops a TTA mode classifies, in one batch: the faces, then (hflip) their mirrors. See `merge_tta_views`."""
-    check_tta(tta)
-    return list(faces) + ([face[:, ::-1] for face in faces] if tta == "hflip" else [])
-
-
-def merge_tta_views(probs: np.ndarray, num_faces: int) -> np.ndarray:
-    """Per-face mean of the probabilities of `tta_views`' crops: `(views * num_faces, C)` → `(num_faces, C)`."""
-    return probs.reshape(-1, num_faces, probs.shape[-1]).mean(axis=0)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

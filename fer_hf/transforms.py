@@ -6,7 +6,6 @@ in21k ViT uses 0.5 / 0.5, not ImageNet statistics). Size and statistics are alwa
 processor, never from constants, so a checkpoint's saved `preprocessor_config.json` drives every consumer.
 """
 
-import io
 import math
 from typing import Optional, Sequence, Union
 
@@ -17,9 +16,10 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
 from .errors import UserError
+from .preprocess import decode_gray
 
 
-ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, dict]
+ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, dict]  # anything `decode_gray` reads
 
 
 def processor_image_size(image_processor) -> tuple:
@@ -30,30 +30,6 @@ def processor_image_size(image_processor) -> tuple:
     if "shortest_edge" in size:
         return size["shortest_edge"], size["shortest_edge"]
     raise ValueError(f"Cannot read an input size from image processor size {size}.")
-
-
-def decode_gray(image: ImageLike) -> np.ndarray:
-    """An `(H, W)` `uint8` array from a PIL image, `{"bytes": ...}` (an undecoded `datasets.Image`), an `(H, W)` or
-    `(H, W, 3)` RGB array, or a tensor."""
-    if isinstance(image, dict):
-        data, name = image.get("bytes"), image.get("path")
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
-        if decoded is not None:
-            return decoded
-        try:
-            image = Image.open(io.BytesIO(data) if data else name)
-            image.load()
-        except (OSError, ValueError, TypeError):
-            raise UserError(f"Cannot decode image {name or '(in memory)'}: corrupt or not an image. Remove it, or load "
-                            "the data with --skip_malformed_rows.") from None  # fmt: skip
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("L"))
-    if isinstance(image, torch.Tensor):
-        return image.squeeze(0).numpy() if image.ndim == 3 else image.numpy()
-    if image.ndim == 3:
-        # Luma weights of ITU-R BT.601, as PIL's convert("L") uses.
-        image = (image[..., :3] @ np.array([0.299, 0.587, 0.114])).round().clip(0, 255)
-    return np.asarray(image, dtype=np.uint8)
 
 
 def to_gray_tensor(image: ImageLike) -> torch.Tensor:

@@ -180,14 +180,16 @@ def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
     assert lrs == pytest.approx(expected, abs=1e-12)
 
 def test_preprocess_faces_matches_the_saved_image_processor():
-    """Our batched preprocessing is the saved `AutoImageProcessor`'s (what `pipeline` runs), on real face crops."""
+    """Both our preprocessings, training's batched torch one and inference's NumPy one (no torch on the ONNX path),
+    are the saved `AutoImageProcessor`'s (what `pipeline` runs), on real face crops."""
     import cv2
     from PIL import Image
     from transformers import AutoImageProcessor
 
     from fer_hf.demo.sample_video import face_photo
+    from fer_hf.preprocess import ProcessorConfig, preprocess
 
-    processor = AutoImageProcessor.from_pretrained(Path(__file__).resolve().parents[1] / "configs" / "tinyvit-fer-64")
+    processor = AutoImageProcessor.from_pretrained(Path(__file__).resolve().parents[1] / "fer_hf" / "configs" / "tinyvit-fer-64")
     gray = cv2.cvtColor(face_photo(), cv2.COLOR_BGR2GRAY)
     fer_sized = cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA)  # FER2013's own size: enlarged to 64 px
     for face, tolerance in ((fer_sized, 1e-6), (gray[20:140, 30:150], 2 / 255 / 0.5)):  # a larger crop: shrunk
@@ -195,3 +197,5 @@ def test_preprocess_faces_matches_the_saved_image_processor():
         theirs = processor(Image.fromarray(face).convert("RGB"), return_tensors="np")["pixel_values"][0]
         assert ours.shape == theirs.shape == (3, 64, 64)
         assert np.abs(ours - theirs).max() <= tolerance and np.abs(ours - theirs).mean() < 1e-3  # within 2 grey levels
+        light = preprocess([face], ProcessorConfig.from_image_processor(processor))[0]
+        np.testing.assert_allclose(light, theirs, atol=1e-6)  # the same PIL resize: identical
