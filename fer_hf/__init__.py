@@ -4,6 +4,8 @@
     fer_hf.analyze("photo.jpg")  # [{"box": [x, y, w, h], "label": "Happy", "confidence": 0.93, "emotions": {...}}]
 """
 
+__version__ = "0.2.0"
+
 
 def analyze(images, **kwargs):
     """Every face in an image (or each of a list of images) with its emotions; see `fer_hf.api.analyze`."""

@@ -15,10 +15,10 @@ from .errors import UserError
 
 
 @lru_cache(maxsize=4)
-def _recognizer(model: Optional[str], detector: str, tta: str):
-    from .realtime import EmotionRecognizer
+def _recognizer(model: Optional[str], subfolder: Optional[str], detector: str, tta: str, align: bool):
+    from .recognizer import EmotionRecognizer
 
-    return EmotionRecognizer.from_pretrained(model, detector, tta=tta)
+    return EmotionRecognizer.from_pretrained(model, detector, tta=tta, subfolder=subfolder, align=align)
 
 
 def _as_image(image):
@@ -35,23 +35,23 @@ def _as_image(image):
     raise UserError(f"analyze() takes an image path, a NumPy array or a PIL image, got {type(image).__name__}.")
 
 
-def analyze(images, model: Optional[str] = None, detector: str = "haar", tta: str = "hflip") -> Union[List[dict], List[List[dict]]]:
-    """Every face in an image, largest first: `{"box": [x, y, w, h], "label", "confidence", "emotions": {7 probs}}`.
+def analyze(images, model: Optional[str] = None, subfolder: Optional[str] = None, detector: str = "auto",
+            tta: str = "hflip", align: bool = False) -> Union[List[dict], List[List[dict]]]:  # fmt: skip
+    """Every face in an image, largest first: `{"box": [x, y, w, h], "label", "confidence", "emotions": {7 probs}}`,
+    plus `"landmarks"` (eyes, nose tip, mouth corners as `[x, y]`) when the detector gives them (YuNet).
 
     Args:
         images: A path, a BGR (or grayscale) array as OpenCV gives it, a PIL image, or a list of them.
-        model: A model folder (ONNX export or train.py checkpoint); default: the shipped laptop model.
-        detector: `haar` or `yunet` (see `fer_hf.realtime.create_detector`).
+        model: A model folder (ONNX export or train.py checkpoint) or a Hub id; default: the shipped laptop model.
+        subfolder: The folder inside `model` to load, e.g. `"onnx-int8"` of a Hub repo.
+        detector: `auto` (YuNet when its model is cached or downloadable, else Haar), `yunet` or `haar`.
         tta: `hflip` (each face averaged with its mirror, the default) or `none`.
+        align: Rotate each face so its eyes are level before classifying (YuNet only).
 
     Returns:
         For one image, the list of its faces (empty when none is found); for a list, one such list per image.
     """
-    recognizer = _recognizer(str(model) if model is not None else None, detector, tta)
+    recognizer = _recognizer(str(model) if model is not None else None, subfolder, detector, tta, align)
     single = not isinstance(images, (list, tuple))
-    results = []
-    for image in [images] if single else images:
-        faces = recognizer.predict(_as_image(image))
-        results.append([{"box": list(face.box), "label": face.label, "confidence": face.confidence, "emotions": face.probs}
-                        for face in faces])  # fmt: skip
+    results = [[face.to_dict() for face in recognizer.predict(_as_image(image), still=True)] for image in ([images] if single else images)]
     return results[0] if single else results

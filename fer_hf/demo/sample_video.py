@@ -18,8 +18,12 @@ def face_photo() -> np.ndarray:
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:200, 150:300]
 
 
-def make_face_frames(num_frames: int = 48, num_faces: int = 2, size=(640, 480), seed: int = 0):
-    """Frames with `num_faces` (1-3) faces drifting and zooming, and the pasted photo boxes per frame."""
+def make_face_frames(num_frames: int = 48, num_faces: int = 2, size=(640, 480), seed: int = 0, cover_last: bool = False):
+    """Frames with `num_faces` (1-3) faces drifting and zooming, and the pasted photo boxes per frame.
+
+    `cover_last`: a skin-toned "hand" covers the lower half of the last face's face (from chin to nose), as in the
+    detector comparison that made YuNet the default.
+    """
     if not 1 <= num_faces <= 3:
         raise ValueError("num_faces must be 1, 2 or 3.")
     rng = np.random.default_rng(seed)
@@ -41,18 +45,24 @@ def make_face_frames(num_frames: int = 48, num_faces: int = 2, size=(640, 480), 
             x = int(k * lane + (lane - fw) * (0.2 + 0.6 * phase if k % 2 == 0 else 0.8 - 0.6 * phase))
             y = int((height - fh) * (0.3 + 0.4 * np.sin(np.pi * phase + k) ** 2))
             frame[y : y + fh, x : x + fw] = face
+            if cover_last and k == num_faces - 1:
+                centre = (x + fw // 2, y + int(fh * 0.62))
+                cv2.ellipse(frame, centre, (int(fw * 0.34), int(fh * 0.16)), 0, 0, 360, (120, 150, 200), -1)
             frame_boxes.append((x, y, fw, fh))
         frames.append(frame)
         boxes.append(frame_boxes)
     return frames, boxes
 
 
-def write_face_video(path: str, num_frames: int = 48, num_faces: int = 2, fps: float = 15.0, seed: int = 0) -> List[list]:
+def write_face_video(path: str, num_frames: int = 48, num_faces: int = 2, fps: float = 15.0, seed: int = 0,
+                     cover_last: bool = False) -> List[list]:  # fmt: skip
     """Write `make_face_frames` to a video file; returns the true photo boxes per frame."""
-    frames, boxes = make_face_frames(num_frames, num_faces, seed=seed)
+    from ..video import video_writer
+
+    frames, boxes = make_face_frames(num_frames, num_faces, seed=seed, cover_last=cover_last)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*("mp4v" if str(path).endswith(".mp4") else "MJPG")), fps, (width, height))
+    writer = video_writer(path, fps, (width, height))
     for frame in frames:
         writer.write(frame)
     writer.release()

@@ -1,0 +1,226 @@
+"""Video and image I/O and drawing: frame sources, annotated-video and log writers, boxes and labels on frames.
+
+- `open_source` reads a webcam index, a video file, an image file or a folder of images, as BGR frames.
+- `VideoSink` and `FrameLog` write the annotated video (or image) and the per-face log through a temporary sibling
+  that is renamed when closed, so an output appears whole or not at all.
+- `video_writer` is the one place that picks a codec for a file name (used by the demo's sample videos too).
+- `draw_faces` draws boxes, `label confidence%` tags and optional probability bars.
+"""
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+from .outputs import PendingFile, atomic_file, check_writable_file
+
+if TYPE_CHECKING:
+    from .recognizer import Face
+
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+OUTPUT_VIDEO_SUFFIXES = (".mp4", ".avi")
+LOG_SUFFIXES = (".jsonl", ".csv")
+
+
+def video_writer(path, fps: float, size) -> cv2.VideoWriter:
+    """An OpenCV writer for `path` (`.mp4`: mp4v, else MJPG) at `fps` and `size` `(width, height)`."""
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if str(path).lower().endswith(".mp4") else "MJPG"))
+    return cv2.VideoWriter(str(path), fourcc, fps, tuple(size))
+
+
+def check_outputs(output, log) -> None:
+    """Refuse, before the camera or model starts, an `--output` or `--log` that cannot be written."""
+    if output:
+        check_writable_file(output, "--output", OUTPUT_VIDEO_SUFFIXES + tuple(sorted(IMAGE_SUFFIXES)))
+    if log:
+        check_writable_file(log, "--log", LOG_SUFFIXES)
+
+
+class SourceError(UserError):
+    """A camera, video, image or folder that cannot be read."""
+
+
+def open_source(source: str) -> Iterator[np.ndarray]:
+    """Frames (BGR) from a webcam index, a video file, an image file or a folder of images."""
+    if str(source).isdigit():
+        capture = cv2.VideoCapture(int(source))
+        if not capture.isOpened():
+            raise SourceError(f"No camera at index {source}; check it is connected and free, or pass --source a video/image path.")
+        return _read_capture(capture, f"camera {source}")
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise SourceError(f"Folder {path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+        return _read_images(files)
+    if not path.exists():
+        raise SourceError(f"Source '{source}' does not exist; pass a webcam index (0), a video, an image or a folder.")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return _read_images([path], strict=True)
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise SourceError(f"Cannot open video {path}: OpenCV does not read it (corrupt file or unknown codec).")
+    return _read_capture(capture, str(path))
+
+
+def source_fps(source: str, default: float = 25.0) -> float:
+    """The frame rate a video or camera reports, for writing the annotated video at the same speed."""
+    if Path(str(source)).is_file() and Path(source).suffix.lower() not in IMAGE_SUFFIXES:
+        capture = cv2.VideoCapture(str(source))
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        capture.release()
+        if fps and 1 <= fps <= 240:
+            return float(fps)
+    return default
+
+
+def _read_capture(capture, name: str) -> Iterator[np.ndarray]:
+    try:
+        ok, frame = capture.read()
+        if not ok:
+            raise SourceError(f"{name} delivered no frame (empty, corrupt or busy).")
+        while ok:
+            yield frame
+            ok, frame = capture.read()
+    finally:
+        capture.release()
+
+
+def _read_images(files: Sequence[Path], strict: bool = False) -> Iterator[np.ndarray]:
+    for file in files:
+        frame = cv2.imread(str(file))
+        if frame is None:
+            if strict:
+                raise SourceError(f"Cannot read image {file} (corrupt or not an image).")
+            logging.getLogger(__name__).warning("Skipping unreadable image %s", file)
+            continue
+        yield frame
+
+
+COLOURS = {  # BGR, one per FER2013 class
+    "Angry": (40, 40, 220), "Disgust": (40, 140, 40), "Fear": (160, 60, 160), "Happy": (40, 200, 240),
+    "Sad": (200, 120, 40), "Surprise": (240, 160, 200), "Neutral": (180, 180, 180),
+}  # fmt: skip
+
+
+def draw_faces(frame: np.ndarray, faces: Sequence["Face"], show_probs: bool = False) -> np.ndarray:
+    """Boxes, `label confidence%` tags and (optionally) the seven probability bars, drawn in place."""
+    for face in faces:
+        x, y, w, h = face.box
+        colour = COLOURS.get(face.label, (0, 255, 0))
+        cv2.rectangle(frame, (x, y), (x + w, y + h), colour, 2)
+        tag = f"{face.label} {100 * face.confidence:.0f}%" + (f" #{face.track_id}" if face.track_id is not None else "")
+        (tw, th), _ = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, 0.55, 1)
+        cv2.rectangle(frame, (x, max(0, y - th - 8)), (x + tw + 6, y), colour, -1)
+        cv2.putText(frame, tag, (x + 3, max(th, y - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        if show_probs:
+            for i, (name, p) in enumerate(face.probs.items()):
+                by = y + h + 14 + 13 * i
+                cv2.putText(frame, f"{name[:3]}", (x, by), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+                cv2.rectangle(frame, (x + 30, by - 9), (x + 30 + int(80 * p), by), COLOURS.get(name, (0, 255, 0)), -1)
+    return frame
+
+
+def draw_overlay(frame: np.ndarray, fps: float, timings: dict) -> None:
+    """FPS and per-stage latency (ms) in the top-left corner."""
+    text = f"{fps:5.1f} FPS | " + " ".join(f"{k} {1000 * v:.1f}ms" for k, v in timings.items())
+    cv2.rectangle(frame, (0, 0), (12 + 8 * len(text), 24), (0, 0, 0), -1)
+    cv2.putText(frame, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+class FaceLog:
+    """One row per face, as JSON lines (`.jsonl`) or CSV (`.csv`, one column per emotion; a spreadsheet opens it).
+
+    Each row starts with its context (`file`, `frame`, `time_s`, ... as the caller names them in `context_columns`),
+    then the box, label, confidence and the seven probabilities; JSON lines also carry the landmarks. An image with
+    no face gets one row whose label is `no face found`, when the caller asks for it.
+
+    Written to a temporary sibling and renamed to `path` by `close()`, so the log appears whole, however the run ends.
+    """
+
+    NO_FACE = "no face found"
+
+    def __init__(self, path: str, labels: Sequence[str], context_columns: Sequence[str] = ("frame", "time_s", "track_id")):
+        self.path, self.labels, self.context_columns = path, list(labels), list(context_columns)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._pending = PendingFile(path)
+        self.file = open(self._pending.tmp, "w", newline="", encoding="utf-8")
+        self.csv = None
+        if Path(path).suffix.lower() == ".csv":
+            self.csv = csv.writer(self.file)
+            self.csv.writerow([*self.context_columns, "x", "y", "w", "h", "label", "confidence", *self.labels])
+
+    def write(self, context: dict, faces: Sequence["Face"], note_if_empty: bool = False) -> None:
+        """Rows for `faces` under `context` (a face's own `track_id` fills that column when it is one)."""
+        if not faces and note_if_empty:
+            if self.csv:
+                self.csv.writerow([context.get(c, "") for c in self.context_columns] + ["", "", "", "", self.NO_FACE, ""] + [""] * len(self.labels))
+            else:
+                self.file.write(json.dumps({**context, "label": self.NO_FACE}) + "\n")
+        for face in faces:
+            row = {**context, **({"track_id": face.track_id} if "track_id" in self.context_columns else {})}
+            if self.csv:
+                self.csv.writerow([row.get(c, "") for c in self.context_columns] + [*face.box, face.label, f"{face.confidence:.4f}"]
+                                  + [f"{face.probs[n]:.4f}" for n in self.labels])  # fmt: skip
+            else:
+                record = {**row, "box": list(face.box), "label": face.label, "confidence": round(face.confidence, 4),
+                          "emotions": {k: round(v, 4) for k, v in face.probs.items()}}  # fmt: skip
+                if face.landmarks is not None:
+                    record["landmarks"] = face.landmarks
+                self.file.write(json.dumps(record) + "\n")
+
+    def close(self, keep: bool = True) -> None:
+        """Finish the file under its name (`keep`), or remove it (a batch run that did not finish)."""
+        self.file.close()
+        self._pending.commit() if keep else self._pending.discard()
+
+
+class VideoSink:
+    """Annotated frames to a video file (frames resized to the first frame's size) or, for one image, an image file.
+
+    Both are written to a temporary sibling and renamed by `close()`: a killed run leaves no unplayable file under
+    the name the user asked for.
+    """
+
+    def __init__(self, path: str, fps: float):
+        self.path, self.fps, self.writer, self.size, self.last = path, fps, None, None, None
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.is_image = Path(path).suffix.lower() in IMAGE_SUFFIXES
+        self._pending = None
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.is_image:
+            self.last = frame
+            return
+        if self.writer is None:
+            self.size = (frame.shape[1], frame.shape[0])
+            self._pending = PendingFile(self.path)
+            self.writer = video_writer(self._pending.tmp, self.fps, self.size)
+            if not self.writer.isOpened():
+                self._pending.discard()
+                self.writer = None
+                raise SourceError(f"Cannot write video {self.path}; use a .mp4 or .avi file name.")
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = cv2.resize(frame, self.size)
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self._pending.commit()
+        if self.is_image and self.last is not None:
+            write_image(self.path, self.last)
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """`cv2.imwrite`, atomically, with a clear error when OpenCV cannot write the file."""
+    with atomic_file(path) as tmp:
+        if not cv2.imwrite(str(tmp), image):
+            raise SourceError(f"Cannot write image {path}; use a .jpg or .png file name in a writable folder.")
