@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
-RUN := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(UV) run --locked
+RUN := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(UV) run --locked --all-extras
 SYNTHETIC := data/fer-synthetic.csv.gz
 DATA ?= $(SYNTHETIC)
 DEMO_DIR ?= outputs/demo
@@ -16,7 +16,7 @@ DEMO_DIR ?= outputs/demo
 # uv installs the locked, matching torch/torchvision pair; it is bootstrapped with pip when missing.
 .venv/.installed: pyproject.toml uv.lock
 	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --locked
+	$(UV) sync --locked --all-extras
 	touch $@
 
 install: .venv/.installed
@@ -26,9 +26,9 @@ $(SYNTHETIC): fer_hf/demo/synthetic.py | .venv/.installed
 
 demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	@echo "== 1/5 train: tiny ViT from scratch on $(DATA)"
-	$(RUN) python train.py configs/demo.json --data $(DATA) --output_dir $(DEMO_DIR)/model --disable_tqdm true
+	$(RUN) python train.py --preset demo --data $(DATA) --output_dir $(DEMO_DIR)/model
 	@echo "== 2/5 evaluate on the validation split"
-	$(RUN) python evaluate_model.py --model_dir $(DEMO_DIR)/model --data $(DATA) --split validation --output_dir $(DEMO_DIR)/eval --no_progress true --overwrite true
+	$(RUN) python evaluate_model.py --model_dir $(DEMO_DIR)/model --data $(DATA) --split validation --output_dir $(DEMO_DIR)/eval --overwrite true
 	@echo "== 3/5 export to ONNX fp32 + int8 and verify"
 	$(RUN) python export.py --model_dir $(DEMO_DIR)/model --output_dir $(DEMO_DIR)/export --data $(DATA) --split validation --overwrite true
 	@echo "== 4/5 realtime, headless, on a generated video of two real faces"
@@ -49,7 +49,7 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	$(RUN) python bench/bench_data.py --data $(DATA)
 	$(RUN) python bench/bench_train.py --data $(DATA)
 	$(RUN) python bench/bench_inference.py
-	$(RUN) python realtime.py --benchmark  # the shipped model, else the demo's (fer_hf.realtime.default_model_dir)
+	$(RUN) python realtime.py --benchmark  # the shipped model, else the demo's (fer_hf.recognizer.default_model_dir)
 
 # The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
 CPU_DIR := outputs/cpu-small
@@ -67,4 +67,4 @@ clean:
 # requirements.txt is generated from uv.lock, for pip users.
 requirements.txt: uv.lock
 	echo "# Pinned from uv.lock for pip users (regenerate: make requirements.txt). Prefer 'make install' (uv)." > $@
-	$(UV) export --locked --no-hashes --no-dev --no-emit-project --no-header --quiet >> $@
+	$(UV) export --locked --all-extras --no-hashes --no-dev --no-emit-project --no-header --quiet >> $@

@@ -8,7 +8,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from fer_hf.cli import machine_description  # noqa: E402
+from fer_hf.cli import PRESETS_DIR, machine_description  # noqa: E402
 
 
 def cpu_preset_name(image_size: int) -> str:
@@ -16,10 +16,10 @@ def cpu_preset_name(image_size: int) -> str:
 
 
 def cpu_preset() -> dict:
-    """configs/cpu-small.json, the recipe `train.py --preset cpu-small` runs, with its backbone config's image size."""
-    with open(os.path.join(ROOT, "configs", "cpu-small.json")) as f:
+    """fer_hf/configs/cpu-small.json, the recipe `train.py --preset cpu-small` runs, with its backbone's image size."""
+    with open(PRESETS_DIR / "cpu-small.json") as f:
         preset = json.load(f)
-    preset["model_name_or_path"] = os.path.join(ROOT, preset["model_name_or_path"])
+    preset["model_name_or_path"] = str(PRESETS_DIR / preset["model_name_or_path"])
     with open(os.path.join(preset["model_name_or_path"], "config.json")) as f:
         preset["image_size"] = json.load(f)["image_size"]
     preset["name"] = cpu_preset_name(preset["image_size"])

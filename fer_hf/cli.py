@@ -6,6 +6,7 @@ import os
 import platform
 import shlex
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -13,13 +14,14 @@ from typing import Callable, Optional, Sequence
 from .errors import UserError
 
 
-PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"  # package data: presets work from an installed package
 
 
 def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
     """Parse dataclasses from flags; a leading `config.json` supplies defaults that later flags override.
 
-    `--preset NAME` is the same as a leading `configs/NAME.json`.
+    `--preset NAME` is the same as a leading `fer_hf/configs/NAME.json`; a preset's values that name a folder beside
+    it (`"model_name_or_path": "tinyvit-fer-64"`) resolve to that folder.
     """
     from transformers import HfArgumentParser
 
@@ -45,6 +47,8 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
         known = {action.dest for action in parser._actions}
         if preset and "preset" in known:
             defaults["preset"] = preset
+            defaults = {key: str(PRESETS_DIR / value) if isinstance(value, str) and value and (PRESETS_DIR / value).is_dir() else value
+                        for key, value in defaults.items()}  # fmt: skip
         unknown = sorted(set(defaults) - known)
         if unknown:
             raise UserError(f"{args[0]}: unknown keys {unknown}; run with --help for the valid ones.")
@@ -134,6 +138,8 @@ def setup_logging(library_level: int = logging.WARNING) -> None:
         logging.getLogger(name).setLevel(logging.INFO)
     transformers.utils.logging.set_verbosity(library_level)
     datasets.utils.logging.set_verbosity(library_level)
+    # Raised when Optimum's exporter enumerates transformers' processor classes, not by anything the user chose.
+    warnings.filterwarnings("ignore", message=r"The class \w+FeatureExtractor is deprecated", category=FutureWarning)
 
 
 def run(main: Callable[[], object]) -> None:

@@ -89,3 +89,29 @@ def fer_exports(fer_checkpoint, tmp_path_factory):
     for folder in (fp32, int8):
         write_export_marker(folder)  # complete, as export.py leaves them
     return fp32, int8
+
+
+# OpenCV Zoo's YuNet, kept beside the checkout for tests (never committed); tests that need it skip otherwise.
+YUNET_MODEL = Path(os.environ.get("FER_HF_TEST_YUNET", Path(__file__).resolve().parents[2] / "shared" / "models" / "yunet" / "face_detection_yunet.onnx"))
+
+
+@pytest.fixture
+def yunet_model():
+    if not YUNET_MODEL.is_file():
+        pytest.skip(f"no YuNet model at {YUNET_MODEL}")
+    return str(YUNET_MODEL)
+
+
+def seed_hub_cache(cache: Path, repo_id: str, revision: str, files: dict) -> Path:
+    """Lay files out as `huggingface_hub` caches a download of `repo_id` at commit `revision` (offline tests of the
+    real `hf_hub_download` / `snapshot_download` code); `files` maps repo paths to local files."""
+    import shutil
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / revision
+    for name, source in files.items():
+        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, snapshot / name)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot

@@ -1,4 +1,4 @@
-"""realtime.py on footage generated from a real face photo (scikit-image's astronaut)."""
+"""realtime.py and the recognizer API on footage generated from a real face photo (scikit-image's astronaut)."""
 
 import json
 
@@ -8,7 +8,10 @@ import pytest
 
 import realtime
 from fer_hf.errors import UserError
-from fer_hf.realtime import EmotionRecognizer, FaceTracker, iou, run_stream
+from fer_hf.recognizer import EmotionRecognizer
+from fer_hf.stream import run_stream
+from fer_hf.tracking import FaceTracker, iou
+from fer_hf.video import SourceError, open_source
 from fer_hf.demo.sample_video import face_photo, make_face_frames, write_face_video
 
 
@@ -21,12 +24,12 @@ def video(tmp_path_factory):
 
 def test_every_face_in_every_frame_is_found_with_one_batched_call(fer_exports, video, tmp_path):
     int8, (path, truth) = fer_exports[1], video
-    recognizer = EmotionRecognizer.from_pretrained(int8)
+    recognizer = EmotionRecognizer.from_pretrained(int8, "haar")
     calls = []
     logits = recognizer.classifier.logits
     recognizer.classifier.logits = lambda pixel_values: calls.append(len(pixel_values)) or logits(pixel_values)
     out, log = tmp_path / "out.mp4", tmp_path / "faces.jsonl"
-    summary = run_stream(recognizer, realtime.open_source(path), FaceTracker(), str(out), str(log))
+    summary = run_stream(recognizer, open_source(path), FaceTracker(), str(out), str(log))
     assert summary.frames == 24 and summary.faces == 48
     assert calls == [4] * 24  # one inference call per frame, holding both faces and (default hflip TTA) their mirrors
     records = [json.loads(line) for line in log.read_text().splitlines()]
@@ -35,8 +38,8 @@ def test_every_face_in_every_frame_is_found_with_one_batched_call(fer_exports, v
         found = np.array([r["box"] for r in records if r["frame"] == frame_index])
         assert (iou(found, np.array(frame_truth)).max(axis=0) > 0.2).all(), f"frame {frame_index}"
     assert {r["track_id"] for r in records} == {0, 1}  # two steady tracks, no re-identification churn
-    assert set(records[0]) >= {"frame", "time_s", "track_id", "box", "label", "confidence", "probs"}
-    assert abs(sum(records[0]["probs"].values()) - 1) < 1e-3
+    assert set(records[0]) >= {"frame", "time_s", "track_id", "box", "label", "confidence", "emotions"}
+    assert abs(sum(records[0]["emotions"].values()) - 1) < 1e-3
     capture = cv2.VideoCapture(str(out))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 24
     ok, frame = capture.read()
@@ -46,7 +49,7 @@ def test_every_face_in_every_frame_is_found_with_one_batched_call(fer_exports, v
 def test_script_headless_with_csv_log_and_summary(fer_exports, video, tmp_path, capsys):
     int8, (path, _) = fer_exports[1], video
     out, log = tmp_path / "out.avi", tmp_path / "faces.csv"
-    summary = realtime.main(["--source", path, "--model", int8, "--no-display", "--output", str(out), "--log", str(log), "--probs"])
+    summary = realtime.main(["--source", path, "--model", int8, "--detector", "haar", "--no-display", "--output", str(out), "--log", str(log), "--probs"])
     text = capsys.readouterr().out
     assert "24 frames, 48 faces" in text and "detect" in text and "#0" in text and "#1" in text
     rows = log.read_text().splitlines()
@@ -60,26 +63,26 @@ def test_image_and_folder_sources(fer_exports, tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "a.png"), frames[0])
     cv2.imwrite(str(tmp_path / "b.jpg"), frames[1])
     (tmp_path / "notes.txt").write_text("not an image")
-    summary = realtime.main(["--source", str(tmp_path / "a.png"), "--model", int8, "--no-display", "--output", str(tmp_path / "out.png"),
-                             "--log", str(tmp_path / "a.jsonl")])  # fmt: skip
+    stats = realtime.main(["--source", str(tmp_path / "a.png"), "--model", int8, "--detector", "haar", "--no-display",
+                           "--output", str(tmp_path / "out.png"), "--log", str(tmp_path / "a.jsonl")])  # fmt: skip
     annotated, source = cv2.imread(str(tmp_path / "out.png")).astype(int), cv2.imread(str(tmp_path / "a.png")).astype(int)
-    assert summary.faces == 3 and annotated.shape == source.shape
+    assert stats["photos"] == 1 and stats["faces"] == 3 and annotated.shape == source.shape  # photos: detected at full size
     for record in map(json.loads, (tmp_path / "a.jsonl").read_text().splitlines()):  # a box drawn around every face
         x, y, w, h = record["box"]
         assert np.abs(annotated[y + h // 2, x:x + 2] - source[y + h // 2, x:x + 2]).sum() > 0
-    summary = realtime.main(["--source", str(tmp_path), "--model", int8, "--no-display"])
-    assert summary.frames == 3 and summary.faces == 9  # a.png, b.jpg and, by now, out.png; notes.txt is skipped
+    stats = realtime.main(["--source", str(tmp_path), "--model", int8, "--detector", "haar", "--no-display"])
+    assert stats["photos"] == 3 and stats["videos"] == 0  # a.png, b.jpg and, by now, out.png; notes.txt is skipped
 
 
 def test_python_api_predict(fer_exports, fer_checkpoint):
     frame = make_face_frames(1, num_faces=2)[0][0]
     for model in (fer_exports[1], fer_checkpoint):
-        faces = EmotionRecognizer.from_pretrained(model).predict(frame)
+        faces = EmotionRecognizer.from_pretrained(model, "haar").predict(frame)
         assert len(faces) == 2
         assert faces[0].label in faces[0].probs and 0 < faces[0].confidence <= 1
         assert faces[0].box[2] * faces[0].box[3] >= faces[1].box[2] * faces[1].box[3]
     blank = np.full((240, 320, 3), 128, np.uint8)
-    assert EmotionRecognizer.from_pretrained(fer_exports[1]).predict(blank) == []
+    assert EmotionRecognizer.from_pretrained(fer_exports[1], "haar").predict(blank) == []
 
 
 def test_smoothing_cuts_label_switches():
@@ -116,16 +119,14 @@ def test_tracker_keeps_ids_and_drops_lost_tracks():
         ("missing.mp4", "does not exist"),
         ("broken.mp4", "Cannot open video"),
         ("broken.jpg", "Cannot read image"),
-        ("empty_dir", "holds no images"),
+        ("empty_dir", "No photos"),
     ],
 )
 def test_bad_sources_are_clear_errors(fer_exports, tmp_path, source, message):
-    from fer_hf.realtime import SourceError
-
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     (tmp_path / "empty_dir").mkdir()
-    with pytest.raises(SourceError, match=message):
+    with pytest.raises(UserError, match=message):
         realtime.main(["--source", source if source.isdigit() else str(tmp_path / source), "--model", fer_exports[1], "--no-display"])
 
 
@@ -140,9 +141,9 @@ def test_missing_camera_ends_in_one_line_and_writes_nothing(fer_exports, tmp_pat
     assert list(tmp_path.iterdir()) == []  # no empty log, no temporary file
 
 
-def test_model_without_labels_is_a_clear_error(tiny_vit, tmp_path):
+def test_model_without_labels_is_a_clear_error(tiny_vit, video, tmp_path):
     with pytest.raises(UserError, match="FER2013 models must have"):
-        realtime.main(["--source", str(tmp_path), "--model", tiny_vit, "--no-display"])
+        realtime.main(["--source", video[0], "--model", tiny_vit, "--no-display"])
     with pytest.raises(UserError, match="does not exist"):
         realtime.main(["--source", "0", "--model", str(tmp_path / "nope"), "--no-display"])
 
@@ -152,16 +153,14 @@ def test_face_photo_is_a_real_face():
     assert photo.shape[2] == 3 and min(photo.shape[:2]) >= 100
 
 
-def test_without_a_display_realtime_runs_headless(fer_exports, tmp_path, monkeypatch, capsys):
+def test_without_a_display_realtime_runs_headless(fer_exports, video, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    image = tmp_path / "faces.png"
-    cv2.imwrite(str(image), make_face_frames(1, num_faces=2)[0][0])
-    summary = realtime.main(["--source", str(image), "--model", fer_exports[1], "--output", str(tmp_path / "out.png")])
-    assert summary.faces == 2 and (tmp_path / "out.png").is_file()  # no window, no Qt abort
+    summary = realtime.main(["--source", video[0], "--model", fer_exports[1], "--detector", "haar", "--output", str(tmp_path / "out.mp4")])
+    assert summary.faces == 48 and (tmp_path / "out.mp4").is_file()  # no window, no Qt abort
     assert "note: no display here, running headless" in capsys.readouterr().err
     with pytest.raises(UserError, match="--display: there is no display here"):
-        realtime.main(["--source", str(image), "--model", fer_exports[1], "--display"])
+        realtime.main(["--source", video[0], "--model", fer_exports[1], "--display"])
 
 
 def test_analyze_returns_plain_data_for_paths_arrays_and_pil_images(fer_exports, tmp_path):
@@ -171,12 +170,12 @@ def test_analyze_returns_plain_data_for_paths_arrays_and_pil_images(fer_exports,
     frame = make_face_frames(1, num_faces=2)[0][0]
     path = tmp_path / "two.png"
     cv2.imwrite(str(path), frame)
-    faces = fer_hf.analyze(str(path), model=fer_exports[1])
+    faces = fer_hf.analyze(str(path), model=fer_exports[1], detector="haar")
     assert len(faces) == 2 and set(faces[0]) == {"box", "label", "confidence", "emotions"}
     assert faces[0]["box"][2] * faces[0]["box"][3] >= faces[1]["box"][2] * faces[1]["box"][3]  # largest first
     assert abs(sum(faces[0]["emotions"].values()) - 1) < 1e-4 and faces[0]["confidence"] == max(faces[0]["emotions"].values())
     pil = Image.fromarray(frame[..., ::-1])
-    both = fer_hf.analyze([frame, pil, np.zeros((240, 320, 3), np.uint8)], model=fer_exports[1])
+    both = fer_hf.analyze([frame, pil, np.zeros((240, 320, 3), np.uint8)], model=fer_exports[1], detector="haar")
     assert [len(f) for f in both] == [2, 2, 0] and both[0] == both[1] == faces  # the same faces however given
     with pytest.raises(UserError, match="Cannot read image"):
-        fer_hf.analyze(str(tmp_path / "missing.jpg"), model=fer_exports[1])
+        fer_hf.analyze(str(tmp_path / "missing.jpg"), model=fer_exports[1], detector="haar")

@@ -12,7 +12,7 @@ from PIL import Image
 from fer_hf.errors import UserError
 from fer_hf.labels import EMOTIONS
 from fer_hf.outputs import check_export_marker
-from fer_hf.realtime import DEFAULT_MODEL_DIR, EmotionRecognizer, default_model_dir
+from fer_hf.recognizer import EmotionRecognizer, default_model_dir
 from fer_hf.demo.sample_video import face_photo
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "fer2013-cpu-small"
@@ -37,15 +37,15 @@ def test_shipped_folder_is_complete_and_small():
         check_export_marker(SHIPPED / sub)  # whole, as export.py wrote them
 
 
-def test_realtime_and_the_python_api_default_to_the_shipped_model():
-    assert default_model_dir() == DEFAULT_MODEL_DIR and DEFAULT_MODEL_DIR.parent == SHIPPED
+def test_realtime_and_the_python_api_default_to_the_shipped_int8_model():
+    assert default_model_dir() == SHIPPED / "onnx-int8"  # in a source checkout; an installed wheel carries its own copy
 
 
 @pytest.mark.parametrize("model_dir", [None, SHIPPED / "onnx-fp32", SHIPPED])  # default (ONNX int8), fp32, safetensors
 def test_the_smiling_astronaut_is_happy(model_dir):
-    recognizer = EmotionRecognizer.from_pretrained(model_dir)
-    boxes, probs = recognizer.detect_and_classify(face_photo())
-    assert len(boxes) == 1
+    recognizer = EmotionRecognizer.from_pretrained(model_dir, "haar")
+    detections, probs = recognizer.detect_and_classify(face_photo())
+    assert len(detections) == 1
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert EMOTIONS[int(probs[0].argmax())] == "Happy"
 
@@ -61,15 +61,18 @@ def test_shipped_checkpoint_works_with_transformers_alone():
 def test_hflip_tta_averages_each_face_with_its_mirror():
     import cv2
 
+    from fer_hf.detection import crop_faces
     from fer_hf.inference import softmax
-    from fer_hf.realtime import crop_faces
 
-    plain, mirrored = EmotionRecognizer.from_pretrained(tta="none"), EmotionRecognizer.from_pretrained()  # hflip by default
+    plain, mirrored = EmotionRecognizer.from_pretrained(None, "haar", tta="none"), EmotionRecognizer.from_pretrained(None, "haar")
     frame = face_photo()
-    boxes, probs = mirrored.detect_and_classify(frame)
-    crop = crop_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), boxes, mirrored.margin)[0]
-    logits = plain.classifier.logits(plain.classifier.preprocess([crop, crop[:, ::-1]]))
+    detections, probs = mirrored.detect_and_classify(frame)
+    crop = crop_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), detections.boxes, mirrored.margin)[0]
+    pixels = plain.classifier.preprocess([crop])
+    logits = plain.classifier.logits(np.concatenate([pixels, pixels[..., ::-1]]))  # the classifier mirrors the tensor
     np.testing.assert_allclose(probs[0], softmax(logits).mean(axis=0), rtol=1e-5, atol=1e-6)
+    mirrored_crop = softmax(plain.classifier.logits(plain.classifier.preprocess([crop, crop[:, ::-1]]))).mean(axis=0)
+    np.testing.assert_allclose(probs[0], mirrored_crop, atol=2e-3)  # = mirroring the crop before resizing
     assert EMOTIONS[int(probs[0].argmax())] == "Happy"
     with pytest.raises(UserError, match="Unknown --tta 'vflip'"):
         EmotionRecognizer.from_pretrained(tta="vflip")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Evaluate a FER2013 model (PyTorch checkpoint or ONNX export) beyond accuracy.
 
     python evaluate_model.py --model_dir outputs/vit-fer2013 --data fer2013.csv --split validation
@@ -15,11 +14,11 @@ from typing import List, Optional
 
 import numpy as np
 
-from fer_hf.cli import UserError, parse_args, run, setup_logging
-from fer_hf.data import SPLITS, load_split
-from fer_hf.evaluation import comparison_table, predict_dataset, write_evaluation
-from fer_hf.inference import load_classifier
-from fer_hf.outputs import atomic_dir, check_output_dir, write_json
+from ..cli import UserError, parse_args, run, setup_logging
+from ..data import SPLITS, load_split
+from ..evaluation import comparison_table, predict_dataset, write_evaluation
+from ..inference import load_classifier
+from ..outputs import atomic_dir, check_output_dir, write_json
 
 
 logger = logging.getLogger("evaluate")
@@ -63,7 +62,7 @@ class EvaluationArguments:
 
 def evaluate(model_dir: str, dataset, args: EvaluationArguments, output_dir: str):
     """Evaluate one model and write its report; returns (metrics, probabilities)."""
-    classifier = load_classifier(model_dir)
+    classifier = load_classifier(model_dir, flag="--model_dir")
     logger.info("Evaluating %s model %s on %d %s examples", classifier.kind, model_dir, len(dataset), args.split)
     probs, labels = predict_dataset(classifier, dataset, args.batch_size, args.tta, progress=not args.no_progress)
     identifiers = {"model": model_dir, "model_format": classifier.kind, "data": args.data, "split": args.split, "tta": args.tta}

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Export a FER2013 checkpoint to ONNX with Optimum, quantize it to dynamic int8, and verify both.
 
     python export.py --model_dir outputs/vit-fer2013 --output_dir exports/vit-fer2013
@@ -16,8 +15,8 @@ from typing import List, Optional
 
 import torch
 
-from fer_hf.cli import UserError, machine_description, parse_args, run, setup_logging
-from fer_hf.export import (
+from ..cli import UserError, machine_description, parse_args, run, setup_logging
+from ..export import (
     DEFAULT_QUANTIZE_OPERATORS,
     QUANTIZATION_TARGETS,
     check_checkpoint,
@@ -30,8 +29,8 @@ from fer_hf.export import (
     quantize_dynamic,
     verify_export,
 )
-from fer_hf.outputs import atomic_dir, check_output_dir, write_export_marker, write_json
-from fer_hf.demo.synthetic import generate
+from ..outputs import atomic_dir, check_output_dir, write_export_marker, write_json
+from ..demo.synthetic import generate
 
 
 logger = logging.getLogger("export")

@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Fine-tune a Vision Transformer on FER2013 with the Hugging Face Trainer.
 
     python train.py --data path/to/fer2013.csv --output_dir outputs/vit-fer
-    python train.py configs/demo.json              # a JSON file supplies defaults; later flags override
-    python train.py --preset cpu-small --data path/to/fer2013.csv   # = configs/cpu-small.json: MobileViT, CPU
+    python train.py my-recipe.json                 # a JSON file supplies defaults; later flags override
+    python train.py --preset cpu-small --data path/to/fer2013.csv   # fer_hf/configs/cpu-small.json: TinyViT, CPU
 
 The recipe: class-balanced sampling, MixUp, warmup → plateau → cosine LR, separate backbone and head learning
 rates, frozen embeddings and first encoder layer, early stopping on validation loss.
@@ -18,17 +17,18 @@ from typing import Optional
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
-from fer_hf.cli import UserError, parse_args, run, run_record, setup_logging, utc_now
-from fer_hf.data import decode_images, load_fer2013, require_split, take_first
-from fer_hf.labels import NUM_LABELS
-from fer_hf.metrics import compute_metrics
-from fer_hf.mixup import MixupCollator
-from fer_hf.loading import load_image_processor
-from fer_hf.modeling import DEFAULT_BACKBONE, create_model
-from fer_hf.outputs import write_json
-from fer_hf.sampling import BatchSeeds
-from fer_hf.trainer import FERTrainer, last_complete_checkpoint
-from fer_hf.transforms import FERTransform, collate
+from ..cli import UserError, parse_args, run, run_record, setup_logging, utc_now
+from ..data import decode_images, load_fer2013, require_split, take_first
+from ..labels import NUM_LABELS
+from ..metrics import compute_metrics
+from ..mixup import MixupCollator
+from ..loading import load_image_processor
+from ..modeling import DEFAULT_BACKBONE, create_model
+from ..outputs import write_json
+from ..progress import use_calm_progress
+from ..sampling import BatchSeeds
+from ..trainer import FERTrainer, last_complete_checkpoint
+from ..transforms import FERTransform, collate
 
 
 logger = logging.getLogger("train")
@@ -40,7 +40,7 @@ class ModelArguments:
 
     preset: Optional[str] = field(
         default=None,
-        metadata={"help": "A named recipe, configs/NAME.json (cpu-small: MobileViT-XXS from scratch at 64 px on CPU)."},
+        metadata={"help": "A named recipe, fer_hf/configs/NAME.json (cpu-small: TinyViT from scratch at 64 px on CPU; demo: a tiny ViT)."},
     )
 
     model_name_or_path: str = field(
@@ -228,6 +228,8 @@ def main(args=None):
         callbacks=callbacks,
     )
 
+    use_calm_progress(trainer)  # a bar with ETA and one line per evaluation, not raw log dicts
+
     # 7. Train, resuming from the latest checkpoint in output_dir when asked.
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "True", "true"):
@@ -241,7 +243,6 @@ def main(args=None):
 
     # 8. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
     trainer.save_model()
-    trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
     if trainer.is_world_process_zero():
@@ -253,7 +254,6 @@ def main(args=None):
 
     # 9. Evaluate the kept model on the validation split (FER2013 PublicTest).
     metrics = trainer.evaluate()
-    trainer.log_metrics("eval", metrics)
     trainer.save_metrics("eval", metrics)
     logger.info(
         "Validation (PublicTest) accuracy %.2f%%, macro-F1 %.3f; model saved to %s",
