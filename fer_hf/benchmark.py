@@ -9,6 +9,7 @@ project's own code costs. Each video is played once to warm up, then timed. Vide
 
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +18,6 @@ import cv2
 import numpy as np
 
 from .detection import YuNetFaceDetector
-from .demo.sample_video import write_face_video
 from .recognizer import relative
 from .stream import run_stream
 from .tracking import FaceTracker
@@ -70,7 +70,7 @@ def realtime_benchmark(args) -> list:
     from .commands.realtime import load_recognizer
 
     recognizer = load_recognizer(args, args.detect_width, args.min_face)
-    print(f"machine: {machine_description()}")
+    print(f"machine: {machine_description(with_torch=recognizer.classifier.kind != 'onnx')}")
     print(f"model: {relative(recognizer.classifier.model_dir)} ({recognizer.classifier.kind}), detector: "
           f"{recognizer.detector.name} on a {recognizer.detector.detect_width}-px copy, tta: {recognizer.tta}, 640x480")  # fmt: skip
     print(f"{'faces':>5} {'found':>6} {'FPS':>7} {'bare FPS':>9} {'ratio':>6} {'detect':>7} {'preproc':>8} {'infer':>7} "
@@ -79,7 +79,9 @@ def realtime_benchmark(args) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         for faces in (1, 3):
             path = os.path.join(tmp, f"faces{faces}.avi")
-            write_face_video(path, num_frames=90, num_faces=faces, cover_last=faces == 3)
+            # Written by a child process: scikit-image (the photo) stays out of this one's memory.
+            subprocess.run([sys.executable, "-m", "fer_hf.demo.sample_video", "--output", path, "--frames", "90",
+                            "--faces", str(faces)] + ["--cover_last"] * (faces == 3), check=True, capture_output=True)  # fmt: skip
             run_stream(recognizer, open_source(path), FaceTracker())  # warm-up
             summary = run_stream(recognizer, open_source(path), FaceTracker())
             bare_loop(path, recognizer)  # warm-up
@@ -91,7 +93,7 @@ def realtime_benchmark(args) -> list:
                   f"{p['preprocess']:>8.2f} {p['infer']:>7.2f} {p['draw']:>6.2f} {p['total']:>7.2f}")  # fmt: skip
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 * 1024)
     imported = sorted(name for name in ("torch", "transformers", "optimum") if name in sys.modules)
-    print(f"peak memory of this process: {peak_mb:.0f} MB; torch/transformers/optimum imported: {', '.join(imported) or 'none'}")
+    print(f"peak memory (RSS) of this process: {peak_mb:.0f} MB; torch/transformers/optimum imported: {', '.join(imported) or 'none'}")
     options = "".join(f" --{flag} {getattr(args, flag)}" for flag in ("model", "detector", "tta") if getattr(args, flag) not in (None, "auto", "hflip"))
     print("command: fer-hf realtime --benchmark" + options + "   (= python realtime.py --benchmark" + options + ")")
     return rows

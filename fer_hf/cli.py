@@ -76,13 +76,22 @@ def cpu_info() -> dict:
     return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in block.splitlines()) if key.strip()}
 
 
-def machine_description() -> str:
-    """One line naming the CPU, its cores, torch's threads and the GPU, if any (for run records and benchmarks)."""
+def machine_description(with_torch: bool = True) -> str:
+    """One line naming the CPU, its cores, its widest vector extension, and (`with_torch`) torch's threads and the
+    GPU, if any, for run records and benchmarks; without torch, ONNX Runtime's version (the ONNX path's engine)."""
+    info = cpu_info()
+    cpu = info.get("model name") or platform.processor() or platform.machine()
+    flags = set(info.get("flags", "").split())
+    isa = next((name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), None)
+    line = f"{cpu}, {os.cpu_count()} cores" + (f", {isa}" if isa else "")
+    if not with_torch:
+        import onnxruntime
+
+        return f"{line}, onnxruntime {onnxruntime.__version__}"
     import torch
 
-    cpu = cpu_info().get("model name") or platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, {gpu}"
+    return f"{line}, torch {torch.__version__} with {torch.get_num_threads()} threads, {gpu}"
 
 
 def utc_now() -> str:

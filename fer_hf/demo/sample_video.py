@@ -76,6 +76,7 @@ if __name__ == "__main__":
     parser.add_argument("--output", required=True, help="Video path (.mp4 or .avi).")
     parser.add_argument("--frames", type=int, default=48, help="Number of frames.")
     parser.add_argument("--faces", type=int, default=2, help="Faces per frame (1-3).")
+    parser.add_argument("--cover_last", action="store_true", help="Cover the lower half of the last face with a hand-like patch.")
     args = parser.parse_args()
-    write_face_video(args.output, args.frames, args.faces)
+    write_face_video(args.output, args.frames, args.faces, cover_last=args.cover_last)
     print(f"Wrote {args.frames} frames with {args.faces} faces to {args.output}")
