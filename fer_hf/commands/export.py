@@ -91,38 +91,59 @@ def main(args=None):
 
 def export_all(args: ExportArguments, output_dir: str, target: str) -> dict:
     """Export, quantize, mark complete, verify and report into `output_dir` (the staging folder)."""
+    from tqdm.auto import tqdm
+
+    stages = ["export ONNX fp32", "quantize int8", "optimize fp32", "verify parity and latency", f"accuracy on {args.split}"]
+    wanted = [True, not args.skip_quantization, bool(args.optimization_level), True, bool(args.data)]
+    bar = tqdm(total=sum(wanted), desc="Export", unit="step", bar_format="{desc}: {n}/{total} steps |{bar}| {elapsed}{postfix}")
+    steps = iter([stage for stage, on in zip(stages, wanted) if on])
+
+    def step():
+        bar.set_postfix_str(next(steps))
+
     # 2. Export to ONNX (fp32), then dynamic int8 quantization; each folder is marked complete when it is.
+    step()
     fp32_dir = export_onnx(args.model_dir, os.path.join(output_dir, args.fp32_name), args.opset)
+    bar.update()
     int8_dir = None
     if not args.skip_quantization:
+        step()
         int8_dir = quantize_dynamic(
             fp32_dir, os.path.join(output_dir, args.int8_name), target, args.per_channel, args.quantize_operators
         )
+        bar.update()
     if args.optimization_level:
+        step()
         optimize_onnx(fp32_dir, args.optimization_level)
+        bar.update()
     for folder in (fp32_dir, int8_dir):
         if folder:
             write_export_marker(folder)
     logger.info("Exported %s (fp32) and %s (int8, %s)", args.fp32_name, args.int8_name if int8_dir else None, target)
 
     # 3. Verify on generated faces: parity with PyTorch, int8 agreement, sizes and latency.
+    step()
     faces, _ = generate(args.num_faces, seed=1234)
     report = verify_export(args.model_dir, fp32_dir, int8_dir, list(faces), args.threads or torch.get_num_threads(), args.repeats)
     report.update({"model_dir": args.model_dir, "quantization_target": target if int8_dir else None, "per_channel": args.per_channel,
                    "quantize_operators": args.quantize_operators if int8_dir else None, "machine": machine_description()})  # fmt: skip
+    bar.update()
 
     # 4. With --data: accuracy of each export on a real split, through the evaluator.
     if args.data:
-        from fer_hf.data import load_split
-        from fer_hf.evaluation import predict_dataset
-        from fer_hf.inference import OnnxClassifier
+        from ..data import load_split
+        from ..evaluation import predict_dataset
+        from ..inference import OnnxClassifier
 
+        step()
         dataset = load_split(args.data, args.split, args.skip_malformed_rows, args.data_cache_dir, args.max_samples)
         report["accuracy_split"], report["accuracy"] = args.split, {}
         for name, folder in (("onnx_fp32", fp32_dir), ("onnx_int8", int8_dir)):
             if folder:
                 probs, labels = predict_dataset(OnnxClassifier(folder), dataset, progress=False)
                 report["accuracy"][name] = float((probs.argmax(1) == labels).mean())
+        bar.update()
+    bar.close()
 
     # 5. Report.
     write_json(os.path.join(output_dir, "export_report.json"), report)

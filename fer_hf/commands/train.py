@@ -157,7 +157,7 @@ def main(args=None):
     hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
     training_args.hub_token, training_args.push_to_hub = None, False
     if push_to_hub:
-        from fer_hf.hub import check_repo_id
+        from ..hub import check_repo_id
 
         check_repo_id(training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir)))
 
@@ -264,9 +264,9 @@ def main(args=None):
 
     # 10. Push the model, its image processor, the full validation report and fer-hf's model card.
     if push_to_hub and trainer.is_world_process_zero():
-        from fer_hf.evaluation import predict_dataset, write_evaluation
-        from fer_hf.hub import assemble_upload_folder, push_folder
-        from fer_hf.inference import TorchClassifier
+        from ..evaluation import predict_dataset, write_evaluation
+        from ..hub import assemble_upload_folder, push_folder
+        from ..inference import TorchClassifier
 
         repo_id = training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir))
         eval_dataset.reset_format()
