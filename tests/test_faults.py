@@ -378,3 +378,25 @@ def test_fer2013_card_keeps_its_model_index(fer_checkpoint, tmp_path):
     card = hub.create_model_card(str(ROOT / "models" / "fer2013-cpu-small"), str(eval_dir), "me/x")
     assert metrics["num_examples"] == 3589 and card.data.eval_results[0].metric_value == round(metrics["accuracy"], 4)
     assert "Not trained on FER2013" not in card.text
+
+
+def test_interrupted_batch_analysis_leaves_no_partial_table(fer_exports, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of `fer-hf analyze`: the old table stays as it was, no half folder, no temporary files."""
+    from fer_hf import batch
+    from fer_hf.commands import analyze
+    from fer_hf.demo.sample_video import face_photo, write_face_video
+
+    cv2.imwrite(str(tmp_path / "a.jpg"), face_photo())
+    write_face_video(str(tmp_path / "b.avi"), num_frames=4, num_faces=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "faces.csv").write_text("old results\n")
+
+    def interrupted(self, path, name):
+        raise KeyboardInterrupt  # after the photo's row was written, during the video
+
+    monkeypatch.setattr(batch.BatchAnalyzer, "video", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        analyze.main([str(tmp_path / "a.jpg"), str(tmp_path / "b.avi"), "--model", fer_exports[1], "--detector", "haar",
+                      "--output", str(out / "faces.csv"), "--annotated", str(out / "labelled"), "--quiet"])  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["faces.csv"] and (out / "faces.csv").read_text() == "old results\n"
