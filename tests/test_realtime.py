@@ -11,7 +11,7 @@ from fer_hf.errors import UserError
 from fer_hf.recognizer import EmotionRecognizer
 from fer_hf.stream import run_stream
 from fer_hf.tracking import FaceTracker, iou
-from fer_hf.video import SourceError, open_source
+from fer_hf.video import open_source
 from fer_hf.demo.sample_video import face_photo, make_face_frames, write_face_video
 
 
