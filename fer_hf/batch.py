@@ -21,7 +21,7 @@ from .errors import UserError
 from .outputs import write_text
 from .recognizer import EmotionRecognizer
 from .tracking import FaceTracker
-from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, FaceLog, SourceError, VideoSink, draw_faces, write_image
+from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, FaceLog, SourceError, VideoSink, capture_fps, draw_faces, write_image
 
 
 logger = logging.getLogger(__name__)
@@ -136,8 +136,7 @@ class BatchAnalyzer:
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
             raise SourceError(f"Cannot open video {name}: OpenCV does not read it (corrupt file or unknown codec).")
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        fps = float(fps) if fps and 1 <= fps <= 240 else 25.0
+        fps = capture_fps(capture)
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         result, tracker = VideoResult(name, fps=fps), FaceTracker(smoothing=0.0)
         sink = None
@@ -153,8 +152,7 @@ class BatchAnalyzer:
                 time_s = result.frames / fps
                 detections, probs = self.recognizer.detect_and_classify(frame)
                 tracks = tracker.update(detections.boxes, probs)
-                faces = [self.recognizer.face(box, p, track.track_id, None if detections.landmarks is None else detections.landmarks[i])
-                         for i, (box, p, track) in enumerate(zip(detections.boxes, probs, tracks))]  # fmt: skip
+                faces = self.recognizer.faces(detections, probs, [track.track_id for track in tracks])
                 for face, p in zip(faces, probs):
                     result.times.setdefault(face.track_id, []).append(time_s)
                     result.probs.setdefault(face.track_id, []).append(p)

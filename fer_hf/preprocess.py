@@ -35,16 +35,8 @@ class ProcessorConfig:
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "the image processor") -> "ProcessorConfig":
-        size = config.get("size") or {}
-        if isinstance(size, int):
-            size = {"height": size, "width": size}
-        if "height" in size and "width" in size:
-            height, width = size["height"], size["width"]
-        elif "shortest_edge" in size:
-            height = width = size["shortest_edge"]
-        else:
-            raise UserError(f"Cannot read an input size from {source} (size {size}).")
-        return cls(int(height), int(width), tuple(config.get("image_mean") or cls.mean), tuple(config.get("image_std") or cls.std),
+        height, width = image_size(config.get("size") or {}, source)
+        return cls(height, width, tuple(config.get("image_mean") or cls.mean), tuple(config.get("image_std") or cls.std),
                    float(config.get("rescale_factor") or cls.rescale_factor), int(config.get("resample", Image.BILINEAR)))  # fmt: skip
 
     @classmethod
@@ -64,6 +56,17 @@ class ProcessorConfig:
     @classmethod
     def from_image_processor(cls, image_processor) -> "ProcessorConfig":
         return cls.from_dict(image_processor.to_dict(), type(image_processor).__name__)
+
+
+def image_size(size, source: str = "the image processor") -> tuple:
+    """(height, width) from an image processor's `size`: `{"height", "width"}`, `{"shortest_edge"}` or an int."""
+    if isinstance(size, int):
+        return size, size
+    if "height" in size and "width" in size:
+        return int(size["height"]), int(size["width"])
+    if "shortest_edge" in size:
+        return int(size["shortest_edge"]), int(size["shortest_edge"])
+    raise UserError(f"Cannot read an input size from {source} (size {size}).")
 
 
 def decode_gray(image: ImageLike) -> np.ndarray:

@@ -118,9 +118,13 @@ class EmotionRecognizer:
         if not isinstance(image, np.ndarray):
             image = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
         detections, probs = self.detect_and_classify(image, still=still)
-        faces = [self.face(box, p, landmarks=None if detections.landmarks is None else detections.landmarks[i])
-                 for i, (box, p) in enumerate(zip(detections.boxes, probs))]  # fmt: skip
-        return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+        return sorted(self.faces(detections, probs), key=lambda f: -f.box[2] * f.box[3])
+
+    def faces(self, detections: Detections, probs, track_ids: Optional[list] = None) -> List[Face]:
+        """`Face` records of one frame's detections, in their order (with each face's track, for video)."""
+        return [self.face(box, probs[i], None if track_ids is None else track_ids[i],
+                          None if detections.landmarks is None else detections.landmarks[i])
+                for i, box in enumerate(detections.boxes)]  # fmt: skip
 
     def face(self, box, probs, track_id: Optional[int] = None, landmarks: Optional[np.ndarray] = None) -> Face:
         """A `Face` record from a box and its probabilities (and optionally a track and landmarks)."""

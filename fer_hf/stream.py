@@ -63,8 +63,7 @@ def run_stream(recognizer: EmotionRecognizer, frames, tracker: Optional[FaceTrac
             detections, probs = recognizer.detect_and_classify(frame)
             summary.infer_calls += int(len(detections) > 0)
             tracks = tracker.update(detections.boxes, probs)
-            faces = [recognizer.face(box, track.probs, track.track_id, None if detections.landmarks is None else detections.landmarks[i])
-                     for i, (box, track) in enumerate(zip(detections.boxes, tracks))]  # fmt: skip
+            faces = recognizer.faces(detections, [t.probs for t in tracks], [t.track_id for t in tracks])
             t_draw = time.perf_counter()
             draw_faces(frame, faces, show_probs)
             draw_overlay(frame, shown_fps, recognizer.timings)

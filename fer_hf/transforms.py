@@ -16,7 +16,7 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
 from .errors import UserError
-from .preprocess import decode_gray
+from .preprocess import decode_gray, image_size
 
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, dict]  # anything `decode_gray` reads
@@ -24,12 +24,7 @@ ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, dict]  # anything `deco
 
 def processor_image_size(image_processor) -> tuple:
     """(height, width) the image processor resizes to."""
-    size = image_processor.size
-    if "height" in size and "width" in size:
-        return size["height"], size["width"]
-    if "shortest_edge" in size:
-        return size["shortest_edge"], size["shortest_edge"]
-    raise ValueError(f"Cannot read an input size from image processor size {size}.")
+    return image_size(image_processor.size, type(image_processor).__name__)
 
 
 def to_gray_tensor(image: ImageLike) -> torch.Tensor:

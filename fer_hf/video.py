@@ -74,11 +74,16 @@ def source_fps(source: str, default: float = 25.0) -> float:
     """The frame rate a video or camera reports, for writing the annotated video at the same speed."""
     if Path(str(source)).is_file() and Path(source).suffix.lower() not in IMAGE_SUFFIXES:
         capture = cv2.VideoCapture(str(source))
-        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = capture_fps(capture, default)
         capture.release()
-        if fps and 1 <= fps <= 240:
-            return float(fps)
+        return fps
     return default
+
+
+def capture_fps(capture: cv2.VideoCapture, default: float = 25.0) -> float:
+    """An open capture's frame rate, or `default` where it reports none or nonsense."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and 1 <= fps <= 240 else default
 
 
 def _read_capture(capture, name: str) -> Iterator[np.ndarray]:
@@ -170,10 +175,8 @@ class FaceLog:
                 self.csv.writerow([row.get(c, "") for c in self.context_columns] + [*face.box, face.label, f"{face.confidence:.4f}"]
                                   + [f"{face.probs[n]:.4f}" for n in self.labels])  # fmt: skip
             else:
-                record = {**row, "box": list(face.box), "label": face.label, "confidence": round(face.confidence, 4),
+                record = {**row, **face.to_dict(), "confidence": round(face.confidence, 4),
                           "emotions": {k: round(v, 4) for k, v in face.probs.items()}}  # fmt: skip
-                if face.landmarks is not None:
-                    record["landmarks"] = face.landmarks
                 self.file.write(json.dumps(record) + "\n")
 
     def close(self, keep: bool = True) -> None:
