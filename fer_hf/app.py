@@ -45,12 +45,12 @@ def analyze_photo(recognizer: EmotionRecognizer, image: Optional[np.ndarray]):
     return annotated, summary, (faces[0].probs if faces else None), records, f.name
 
 
-def build_demo(model: Optional[str] = None, subfolder: Optional[str] = None, detector: str = "auto", tta: str = "hflip"):
-    """The Gradio Blocks app (not launched)."""
+def build_demo(recognizer: Optional[EmotionRecognizer] = None, **options):
+    """The Gradio Blocks app (not launched) around `recognizer`, or `EmotionRecognizer.from_pretrained(**options)`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    recognizer = EmotionRecognizer.from_pretrained(model, detector, tta=tta, subfolder=subfolder)
+    recognizer = recognizer or EmotionRecognizer.from_pretrained(**options)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
         with gr.Row():
@@ -69,10 +69,10 @@ def build_demo(model: Optional[str] = None, subfolder: Optional[str] = None, det
 
 
 def main(args=None):
-    from .commands.realtime import add_model_arguments
+    from .commands.realtime import add_model_arguments, load_recognizer
 
     parser = argparse.ArgumentParser(prog="fer-hf demo", description="The web demo (Gradio).")
-    add_model_arguments(parser)
+    add_model_arguments(parser, drawing=False)
     parser.add_argument("--host", default="127.0.0.1", help="Address to serve on (0.0.0.0: the whole network).")
     parser.add_argument("--port", type=int, default=7860, help="Port to serve on.")
     parser.add_argument("--share", action="store_true", help="Also serve through a temporary public gradio.live link.")
@@ -83,4 +83,4 @@ def main(args=None):
         from .errors import UserError
 
         raise UserError('The web demo needs Gradio: pip install "fer-hf[demo]" (or make install).') from None
-    build_demo(args.model, args.subfolder, args.detector, args.tta).launch(server_name=args.host, server_port=args.port, share=args.share)
+    build_demo(load_recognizer(args)).launch(server_name=args.host, server_port=args.port, share=args.share)

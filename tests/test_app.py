@@ -51,3 +51,26 @@ def test_web_demo_labels_a_real_face_photo_in_a_browser(tmp_path):
     assert result.startswith("1 face: Happy"), result  # the astronaut smiles; the shipped model says Happy (~0.9)
     assert "Happy" in bars and "Neutral" in bars  # the probability bars list the emotions
     assert '"label"' in faces or "label" in faces
+
+
+def test_demo_command_applies_the_model_options(monkeypatch):
+    pytest.importorskip("gradio")
+    import fer_hf.app as app
+
+    served = {}
+
+    class Page:
+        def launch(self, **options):
+            served.update(options)
+
+    def build(recognizer):
+        served["recognizer"] = recognizer
+        return Page()
+
+    monkeypatch.setattr(app, "build_demo", build)
+    app.main(["--detector", "haar", "--margin", "0.25", "--tta", "none", "--align", "--port", "7999"])
+    recognizer = served["recognizer"]
+    assert (recognizer.margin, recognizer.tta, recognizer.align, recognizer.detector.name) == (0.25, "none", True, "haar")
+    assert served["server_port"] == 7999
+    with pytest.raises(SystemExit):  # the page always shows the bars: no --probs flag to accept and ignore
+        app.main(["--probs"])

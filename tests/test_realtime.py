@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import realtime
+from fer_hf.commands import analyze
 from fer_hf.errors import UserError
 from fer_hf.recognizer import EmotionRecognizer
 from fer_hf.stream import run_stream
@@ -72,6 +73,13 @@ def test_image_and_folder_sources(fer_exports, tmp_path, capsys):
         assert np.abs(annotated[y + h // 2, x:x + 2] - source[y + h // 2, x:x + 2]).sum() > 0
     stats = realtime.main(["--source", str(tmp_path), "--model", int8, "--detector", "haar", "--no-display"])
     assert stats["photos"] == 3 and stats["videos"] == 0  # a.png, b.jpg and, by now, out.png; notes.txt is skipped
+    for tta in ("none", "hflip"):  # realtime's model options reach the photo path as analyze's own flags do
+        realtime.main(["--source", str(tmp_path / "a.png"), "--model", int8, "--detector", "haar", "--no-display",
+                       "--tta", tta, "--margin", "0.2", "--log", str(tmp_path / f"realtime-{tta}.csv")])  # fmt: skip
+        analyze.main([str(tmp_path / "a.png"), "--model", int8, "--detector", "haar", "--quiet",
+                      "--tta", tta, "--margin", "0.2", "--output", str(tmp_path / f"analyze-{tta}.csv")])  # fmt: skip
+        assert (tmp_path / f"realtime-{tta}.csv").read_text() == (tmp_path / f"analyze-{tta}.csv").read_text()
+    assert (tmp_path / "realtime-none.csv").read_text() != (tmp_path / "realtime-hflip.csv").read_text()
 
 
 def test_python_api_predict(fer_exports, fer_checkpoint):

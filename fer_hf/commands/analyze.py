@@ -37,7 +37,11 @@ def parse_args(args=None) -> argparse.Namespace:
 
 
 def main(args=None) -> dict:
-    args = parse_args(args)
+    return run(parse_args(args))
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Analyse `args.inputs` with the options `parse_args` gives (`realtime` passes its own model options)."""
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     from ..batch import BatchAnalyzer, display_name, find_inputs, plot_timeline, write_track_summaries
     from ..video import FaceLog

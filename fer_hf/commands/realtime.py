@@ -23,8 +23,12 @@ from ..tracking import FaceTracker
 from ..video import IMAGE_SUFFIXES, check_outputs, open_source, source_fps
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model and detector flags that `realtime` and `analyze` share."""
+MODEL_FLAGS = ("model", "subfolder", "detector", "yunet_model", "margin", "tta", "align", "probs")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, drawing: bool = True) -> None:
+    """The model and detector flags (`MODEL_FLAGS`) that `realtime`, `analyze` and `demo` share; `--probs` only
+    where faces are drawn on a video or photo (`drawing`)."""
     parser.add_argument("--model", default=None, help="Model: a folder from export.py (ONNX) or train.py, or a Hub id (default: the shipped laptop model, int8).")
     parser.add_argument("--subfolder", default=None, help="Sub-folder of --model to load, e.g. onnx-int8 of a Hub repo.")
     parser.add_argument("--detector", default="auto", choices=DETECTORS, help="Face detector; auto: YuNet when its model is cached or downloadable, else Haar with a note.")
@@ -32,7 +36,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--margin", type=float, default=0.1, help="Crop margin around each face, as a fraction of its size.")
     parser.add_argument("--tta", default=DEFAULT_TTA, choices=TTA_MODES, help="hflip: average each face with its mirror (one call; shipped model +0.5 points on PublicTest); none: one view.")
     parser.add_argument("--align", action="store_true", help="Rotate each face so its eyes are level (YuNet landmarks) before classifying.")
-    parser.add_argument("--probs", action="store_true", help="Draw the seven probability bars under each face.")
+    if drawing:
+        parser.add_argument("--probs", action="store_true", help="Draw the seven probability bars under each face.")
 
 
 def load_recognizer(args, detect_width: int = VIDEO_DETECT_WIDTH, min_size: int = 60) -> EmotionRecognizer:
@@ -78,14 +83,11 @@ def main(args=None):
 
         return realtime_benchmark(args)
     if is_photo_source(args.source):  # photos are independent: no tracking, smoothing or FPS overlay
-        from .analyze import main as analyze
+        from . import analyze
 
-        flags = [args.source] + (["--output", args.log] if args.log else []) + (["--annotated", args.output] if args.output else [])
-        for flag in ("model", "subfolder", "yunet_model"):
-            if getattr(args, flag):
-                flags += [f"--{flag}", getattr(args, flag)]
-        flags += ["--detector", args.detector, "--margin", str(args.margin), "--tta", args.tta] + ["--align"] * args.align + ["--probs"] * args.probs
-        return analyze(flags)
+        photo_args = analyze.parse_args([args.source])
+        vars(photo_args).update({flag: getattr(args, flag) for flag in MODEL_FLAGS}, output=args.log, annotated=args.output)
+        return analyze.run(photo_args)
     check_outputs(args.output, args.log)
     display = False if args.no_display else (True if args.display else None)
     if display is None:
