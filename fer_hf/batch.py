@@ -116,6 +116,8 @@ class BatchAnalyzer:
                     raise SourceError(f"Cannot read image {name} (corrupt or not an image).")
                 logger.warning("Skipping %s: not an image OpenCV reads (corrupt or another format).", name)
                 counts["unreadable"] += 1
+                if self.log:
+                    self.log.note({"file": name}, FaceLog.UNREADABLE)
                 continue
             faces = self.recognizer.predict(image, still=True)
             counts["photos"] += 1

@@ -145,12 +145,14 @@ class FaceLog:
 
     Each row starts with its context (`file`, `frame`, `time_s`, ... as the caller names them in `context_columns`),
     then the box, label, confidence and the seven probabilities; JSON lines also carry the landmarks. An image with
-    no face gets one row whose label is `no face found`, when the caller asks for it.
+    no face gets one row whose label is `no face found`, when the caller asks for it; a file that could not be read,
+    one whose label is `unreadable file` (`note`).
 
     Written to a temporary sibling and renamed to `path` by `close()`, so the log appears whole, however the run ends.
     """
 
     NO_FACE = "no face found"
+    UNREADABLE = "unreadable file"
 
     def __init__(self, path: str, labels: Sequence[str], context_columns: Sequence[str] = ("frame", "time_s", "track_id")):
         self.path, self.labels, self.context_columns = path, list(labels), list(context_columns)
@@ -165,10 +167,7 @@ class FaceLog:
     def write(self, context: dict, faces: Sequence["Face"], note_if_empty: bool = False) -> None:
         """Rows for `faces` under `context` (a face's own `track_id` fills that column when it is one)."""
         if not faces and note_if_empty:
-            if self.csv:
-                self.csv.writerow([context.get(c, "") for c in self.context_columns] + ["", "", "", "", self.NO_FACE, ""] + [""] * len(self.labels))
-            else:
-                self.file.write(json.dumps({**context, "label": self.NO_FACE}) + "\n")
+            self.note(context, self.NO_FACE)
         for face in faces:
             row = {**context, **({"track_id": face.track_id} if "track_id" in self.context_columns else {})}
             if self.csv:
@@ -178,6 +177,13 @@ class FaceLog:
                 record = {**row, **face.to_dict(), "confidence": round(face.confidence, 4),
                           "emotions": {k: round(v, 4) for k, v in face.probs.items()}}  # fmt: skip
                 self.file.write(json.dumps(record) + "\n")
+
+    def note(self, context: dict, text: str) -> None:
+        """A row with no face whose label is `text` (`NO_FACE`, `UNREADABLE`)."""
+        if self.csv:
+            self.csv.writerow([context.get(c, "") for c in self.context_columns] + ["", "", "", "", text, ""] + [""] * len(self.labels))
+        else:
+            self.file.write(json.dumps({**context, "label": text}) + "\n")
 
     def close(self, keep: bool = True) -> None:
         """Finish the file under its name (`keep`), or remove it (a batch run that did not finish)."""

@@ -47,8 +47,9 @@ def test_photos_folder_to_csv_jsonl_and_annotated_copies(fer_exports, media, tmp
     assert stats["photos"] == 3 and stats["faces"] == 3 and stats["no_face"] == 1 and stats["unreadable"] == 1
     rows = _rows(out)
     assert list(rows[0])[:7] == ["file", "x", "y", "w", "h", "label", "confidence"] and "Neutral" in rows[0]
-    assert sorted(r["file"] for r in rows) == ["one.png", "two.jpg", "two.jpg", "wall.jpg"]  # independent photos
+    assert sorted(r["file"] for r in rows) == ["broken.jpg", "one.png", "two.jpg", "two.jpg", "wall.jpg"]  # independent photos
     assert [r["label"] for r in rows if r["file"] == "wall.jpg"] == ["no face found"]
+    assert [r["label"] for r in rows if r["file"] == "broken.jpg"] == ["unreadable file"]  # skipped, but in the table
     face = next(r for r in rows if r["file"] == "one.png")
     assert abs(sum(float(face[n]) for n in ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")) - 1) < 1e-3
     labelled = sorted(p.name for p in (tmp_path / "labelled").iterdir())
@@ -60,7 +61,8 @@ def test_photos_folder_to_csv_jsonl_and_annotated_copies(fer_exports, media, tmp
     jsonl = tmp_path / "results.jsonl"
     analyze.main([str(photos), "--model", fer_exports[1], "--detector", "haar", "--output", str(jsonl), "--quiet"])
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert {r["file"] for r in records} == {"one.png", "two.jpg", "wall.jpg"} and "emotions" in records[0]
+    assert {r["file"] for r in records} == {"broken.jpg", "one.png", "two.jpg", "wall.jpg"}
+    assert "emotions" in next(r for r in records if r["file"] == "one.png")
     with pytest.raises(UserError, match="already holds files; pass --overwrite"):
         analyze.main([str(photos), "--model", fer_exports[1], "--annotated", str(tmp_path / "labelled")])
 
@@ -88,6 +90,19 @@ def test_videos_give_rows_with_times_track_summaries_and_timelines(fer_exports, 
     for name in ("a.png", "b.png"):
         png = (tmp_path / "faces_timelines" / name).read_bytes()
         assert png.startswith(b"\x89PNG")
+
+
+def test_an_unreadable_video_in_a_folder_is_skipped_with_a_row(fer_exports, media, tmp_path):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "one.png").write_bytes((media / "one.png").read_bytes())
+    (mixed / "broken.mp4").write_bytes(b"not a video")
+    out = tmp_path / "faces.csv"
+    stats = analyze.main([str(mixed), "--model", fer_exports[1], "--detector", "haar", "--output", str(out), "--quiet"])
+    assert stats["photos"] == 1 and stats["videos"] == 0 and stats["unreadable"] == 1
+    assert sorted((r["file"], r["label"]) for r in _rows(out) if r["file"] == "broken.mp4") == [("broken.mp4", "unreadable file")]
+    with pytest.raises(UserError, match="Cannot open video"):  # named on its own, it is an error
+        analyze.main([str(mixed / "broken.mp4"), "--model", fer_exports[1], "--detector", "haar"])
 
 
 def test_yunet_finds_the_half_covered_face_that_haar_misses(fer_exports, yunet_model, tmp_path):

@@ -6,8 +6,9 @@
     fer-hf analyze clip.mp4 videos/ --output faces.csv         # + faces.tracks.csv and faces_timelines/*.png
 
 Photos are independent (no tracking or smoothing) and detected at a size that finds small faces; a photo with no
-face gets a `no face found` row. Videos give one row per face per frame (`time_s`), a per-track summary (dominant
-emotion, share of frames each emotion was on top) and a PNG timeline of each track's seven probabilities.
+face gets a `no face found` row, an unreadable file an `unreadable file` row. Videos give one row per face per frame
+(`time_s`), a per-track summary (dominant emotion, share of frames each emotion was on top) and a PNG timeline of
+each track's seven probabilities.
 Outputs appear whole or not at all; existing folders need --overwrite.
 """
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> dict:
     """Analyse `args.inputs` with the options `parse_args` gives (`realtime` passes its own model options)."""
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     from ..batch import BatchAnalyzer, display_name, find_inputs, plot_timeline, write_track_summaries
-    from ..video import FaceLog
+    from ..video import FaceLog, SourceError
 
     photos, videos = find_inputs(args.inputs)
     output = Path(args.output) if args.output else None
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> dict:
         check_writable_file(output, "--output", LOG_SUFFIXES)
     timelines = Path(args.timelines) if args.timelines else (output.with_name(output.stem + "_timelines") if output and videos else None)
     tracks_csv = output.with_name(output.stem + ".tracks.csv") if output and videos else None
-    single = len(photos) == 1 and not videos and Path(args.inputs[0]).is_file()  # one photo named: unreadable is an error
+    named_one = len(args.inputs) == 1 and Path(args.inputs[0]).is_file()  # one file named: unreadable is an error
+    single, single_video = named_one and len(photos) == 1, named_one and len(videos) == 1
     annotated_file = args.annotated if args.annotated and Path(args.annotated).suffix.lower() in IMAGE_SUFFIXES else None
     if annotated_file and not single:
         raise UserError(f"--annotated {annotated_file} is an image file name, which holds one photo; pass a folder.")
@@ -77,7 +79,15 @@ def run(args: argparse.Namespace) -> dict:
             summaries = []
             for path in videos:
                 name = display_name(path, args.inputs)
-                result = analyzer.video(path, name)
+                try:
+                    result = analyzer.video(path, name)
+                except SourceError as error:
+                    if single_video:
+                        raise
+                    logging.getLogger(__name__).warning("Skipping %s", error)
+                    stats["unreadable"] += 1
+                    (log or printed).note({"file": name}, FaceLog.UNREADABLE)
+                    continue
                 stats["videos"] += 1
                 stats["faces"] += result.faces
                 summaries += result.summaries(labels)
@@ -112,11 +122,14 @@ class _PrintLog:
         if "frame" in context:
             return
         if not faces and note_if_empty:
-            print(f"{context['file']}: no face found")
+            self.note(context, "no face found")
         for i, face in enumerate(faces):
             top = sorted(face.probs.items(), key=lambda kv: -kv[1])[1]
             print(f"{context['file']} face {i + 1} at {list(face.box)}: {face.label} {100 * face.confidence:.0f}% "
                   f"(next: {top[0]} {100 * top[1]:.0f}%)")  # fmt: skip
+
+    def note(self, context: dict, text: str) -> None:
+        print(f"{context['file']}: {text}")
 
 
 def _folder(path):
