@@ -26,6 +26,7 @@ class StreamSummary:
     stage_ms: dict = field(default_factory=dict)  # stage -> list of per-frame milliseconds
     tracks: list = field(default_factory=list)  # (track_id, frames, dominant label)
     infer_calls: int = 0
+    dropped: int = 0  # camera frames the loop had no time for (`LatestFrames`)
 
     @property
     def fps(self) -> float:
@@ -35,7 +36,8 @@ class StreamSummary:
         return {stage: (float(np.percentile(v, 50)), float(np.percentile(v, 95))) for stage, v in self.stage_ms.items() if v}
 
     def format(self) -> str:
-        lines = [f"{self.frames} frames, {self.faces} faces, mean {self.fps:.1f} FPS ({self.infer_calls} inference calls)",
+        lines = [f"{self.frames} frames, {self.faces} faces, mean {self.fps:.1f} FPS ({self.infer_calls} inference calls"
+                 + (f", {self.dropped} camera frames skipped: the loop is slower than the camera)" if self.dropped else ")"),
                  f"{'stage':<11} {'p50 ms':>8} {'p95 ms':>8}"]  # fmt: skip
         lines += [f"{stage:<11} {p50:>8.2f} {p95:>8.2f}" for stage, (p50, p95) in self.percentiles().items()]
         if self.tracks:
@@ -85,6 +87,9 @@ def run_stream(recognizer: EmotionRecognizer, frames, tracker: Optional[FaceTrac
         pass
     finally:
         summary.seconds = time.perf_counter() - start
+        if hasattr(frames, "close"):  # stop a camera's reading thread, release the capture
+            frames.close()
+        summary.dropped = getattr(frames, "dropped", 0)
         if sink:
             sink.close()
         if frame_log:

@@ -10,6 +10,7 @@
 import csv
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -53,7 +54,7 @@ def open_source(source: str) -> Iterator[np.ndarray]:
         capture = cv2.VideoCapture(int(source))
         if not capture.isOpened():
             raise SourceError(f"No camera at index {source}; check it is connected and free, or pass --source a video/image path.")
-        return _read_capture(capture, f"camera {source}")
+        return LatestFrames(capture, f"camera {source}")
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -96,6 +97,69 @@ def _read_capture(capture, name: str) -> Iterator[np.ndarray]:
             ok, frame = capture.read()
     finally:
         capture.release()
+
+
+class LatestFrames:
+    """A camera read on its own thread, handing out only its newest frame.
+
+    Reading overlaps detection and classification, and a loop slower than the camera labels what the camera sees
+    now instead of working through frames the driver buffered earlier (a growing lag); frames it had no time for are
+    counted in `dropped`. Iterate it like any other source; `close()` (or the end of the iteration) stops the
+    thread and releases the camera. No library offers this for OpenCV captures (imutils' `WebcamVideoStream` is the
+    same idea, unmaintained).
+    """
+
+    FIRST_FRAME_TIMEOUT_S = 10.0
+
+    def __init__(self, capture, name: str):
+        self.capture, self.name, self.dropped = capture, name, 0
+        self._frame, self._ended, self._error, self._stop, self._started = None, False, None, False, False
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._read, name=f"fer-hf {name}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while not self._stop:
+                ok, frame = self.capture.read()
+                with self._ready:
+                    if not ok:
+                        break
+                    self.dropped += self._frame is not None  # the loop did not take the previous one
+                    self._frame = frame
+                    self._ready.notify()
+        except Exception as error:  # handed to the reading loop, which raises it there
+            self._error = error
+        finally:
+            with self._ready:
+                self._ended = True
+                self._ready.notify()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        with self._ready:
+            timeout = None if self._started else self.FIRST_FRAME_TIMEOUT_S
+            self._ready.wait_for(lambda: self._frame is not None or self._ended, timeout)
+            frame, self._frame = self._frame, None
+        if self._error is not None:
+            self.close()
+            raise self._error
+        if frame is None:
+            self.close()
+            if not self._started:
+                raise SourceError(f"{self.name} delivered no frame (busy, unplugged or without permission); check it "
+                                  "works in another application, or pass --source a video/image path.")  # fmt: skip
+            raise StopIteration
+        self._started = True
+        return frame
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2.0)
+        if not self._thread.is_alive():  # never release a capture another thread is still reading
+            self.capture.release()
 
 
 def _read_images(files: Sequence[Path], strict: bool = False) -> Iterator[np.ndarray]:

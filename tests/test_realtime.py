@@ -12,7 +12,7 @@ from fer_hf.errors import UserError
 from fer_hf.recognizer import EmotionRecognizer
 from fer_hf.stream import run_stream
 from fer_hf.tracking import FaceTracker, iou
-from fer_hf.video import open_source
+from fer_hf.video import LatestFrames, open_source
 from fer_hf.demo.sample_video import face_photo, make_face_frames, write_face_video
 
 
@@ -187,3 +187,56 @@ def test_analyze_returns_plain_data_for_paths_arrays_and_pil_images(fer_exports,
     assert [len(f) for f in both] == [2, 2, 0] and both[0] == both[1] == faces  # the same faces however given
     with pytest.raises(UserError, match="Cannot read image"):
         fer_hf.analyze(str(tmp_path / "missing.jpg"), model=fer_exports[1], detector="haar")
+
+
+class _FakeCamera:
+    """A capture that delivers numbered frames every `interval` seconds, as a webcam does, then (optionally) fails."""
+
+    def __init__(self, interval=0.005, frames=None):
+        self.interval, self.frames, self.count, self.released = interval, frames, 0, False
+
+    def read(self):
+        import time
+
+        time.sleep(self.interval)
+        if self.released or (self.frames is not None and self.count >= self.frames):
+            return False, None
+        self.count += 1
+        return True, np.full((4, 4, 3), self.count % 256, np.uint8)
+
+    def release(self):
+        self.released = True
+
+
+def test_camera_frames_are_read_on_a_thread_and_a_slow_loop_gets_the_newest():
+    import time
+
+    camera = _FakeCamera(interval=0.005)
+    frames = LatestFrames(camera, "camera 0")
+    seen = []
+    for frame in frames:
+        seen.append(int(frame[0, 0, 0]))
+        if len(seen) == 5:
+            break
+        while camera.count < seen[-1] + 5:  # a loop slower than the camera: five frames arrive meanwhile
+            time.sleep(0.002)
+    frames.close()
+    assert camera.released and not frames._thread.is_alive()
+    assert all(b - a >= 5 for a, b in zip(seen, seen[1:])), seen  # each frame is the newest, not the next buffered one
+    assert frames.dropped >= 4 * 4
+    camera = _FakeCamera(interval=0.001, frames=30)  # a camera that stops: the iteration ends, the capture is released
+    assert len(list(LatestFrames(camera, "camera 0"))) <= 30 and camera.released
+
+
+def test_a_camera_that_delivers_nothing_is_one_clear_error():
+    camera = _FakeCamera(interval=0.001, frames=0)
+    with pytest.raises(UserError, match="camera 0 delivered no frame"):
+        next(LatestFrames(camera, "camera 0"))
+    assert camera.released
+
+
+def test_stream_summary_counts_skipped_camera_frames(fer_exports):
+    frames = LatestFrames(_FakeCamera(interval=0.0001, frames=10**6), "camera 0")  # a camera far faster than the loop
+    summary = run_stream(EmotionRecognizer.from_pretrained(fer_exports[1], "haar"), frames, max_frames=5)
+    assert summary.frames == 5 and summary.dropped > 0 and "camera frames skipped" in summary.format()
+    assert frames.capture.released
