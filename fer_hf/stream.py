@@ -93,7 +93,7 @@ def run_stream(recognizer: EmotionRecognizer, frames, tracker: Optional[FaceTrac
         if sink:
             sink.close()
         if frame_log:
-            frame_log.close()
+            frame_log.close(keep=summary.frames > 0)  # a source that delivered nothing leaves no empty log
         if display:
             cv2.destroyAllWindows()
     labels = recognizer.classifier.labels

@@ -228,11 +228,16 @@ def test_camera_frames_are_read_on_a_thread_and_a_slow_loop_gets_the_newest():
     assert len(list(LatestFrames(camera, "camera 0"))) <= 30 and camera.released
 
 
-def test_a_camera_that_delivers_nothing_is_one_clear_error():
+def test_a_camera_that_delivers_nothing_is_one_clear_error(fer_exports, tmp_path):
     camera = _FakeCamera(interval=0.001, frames=0)
     with pytest.raises(UserError, match="camera 0 delivered no frame"):
         next(LatestFrames(camera, "camera 0"))
     assert camera.released
+    recognizer = EmotionRecognizer.from_pretrained(fer_exports[1], "haar")
+    with pytest.raises(UserError, match="delivered no frame"):  # through the loop: no video, no empty log left
+        run_stream(recognizer, LatestFrames(_FakeCamera(frames=0), "camera 0"), output=str(tmp_path / "out.mp4"),
+                   log=str(tmp_path / "faces.csv"))  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_stream_summary_counts_skipped_camera_frames(fer_exports):
