@@ -3,7 +3,7 @@
 By default glibc returns freed memory at the top of its heap to the OS (and serves mid-sized blocks with fresh
 `mmap`s), so every training step faults its activations back in, page by page: on 2 cores the CPU preset spent 17%
 of its time in the kernel (12.3M page faults in 100 steps) and ran 0.46 s per step, slowing to 0.57 s over an hour.
-With `keep_freed_memory()`: 0.85M faults, 0.36 s per step (the command and numbers are in docs/laptop-model.md).
+With `keep_freed_memory()`: 0.42M faults, 0.37 s per step (the command and numbers are in docs/laptop-model.md).
 PyTorch's CPU tuning guide gets the same effect by preloading jemalloc or tcmalloc (`LD_PRELOAD`), which needs a
 system library and a wrapper around the command; `mallopt` does it from inside the process, with glibc alone.
 """
