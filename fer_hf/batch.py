@@ -12,7 +12,7 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -130,6 +130,28 @@ class BatchAnalyzer:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_image(str(target), draw_faces(image, faces, self.show_probs))
         return counts
+
+    def videos(self, paths: Sequence[Path], names: Sequence[str], counts: dict, strict: bool = False) -> Iterator[VideoResult]:
+        """Analyse videos one after another, yielding each readable one's result; adds to `counts` (`"videos"`,
+        `"faces"`, `"unreadable"`).
+
+        `strict`: an unreadable video is an error (it was named on its own); otherwise it is skipped with a warning
+        and an `unreadable file` row, like an unreadable photo.
+        """
+        for path, name in zip(paths, names):
+            try:
+                result = self.video(path, name)
+            except SourceError as error:
+                if strict:
+                    raise
+                logger.warning("Skipping %s", error)
+                counts["unreadable"] += 1
+                if self.log:
+                    self.log.note({"file": name}, FaceLog.UNREADABLE)
+                continue
+            counts["videos"] += 1
+            counts["faces"] += result.faces
+            yield result
 
     def video(self, path: Path, name: str) -> VideoResult:
         """Analyse one video, frame by frame, with a progress bar over its frames."""

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> dict:
     """Analyse `args.inputs` with the options `parse_args` gives (`realtime` passes its own model options)."""
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     from ..batch import BatchAnalyzer, display_name, find_inputs, plot_timeline, write_track_summaries
-    from ..video import FaceLog, SourceError
+    from ..video import FaceLog
 
     photos, videos = find_inputs(args.inputs)
     output = Path(args.output) if args.output else None
@@ -77,22 +77,11 @@ def run(args: argparse.Namespace) -> dict:
                 for key, value in counts.items():
                     stats[key] += value
             summaries = []
-            for path in videos:
-                name = display_name(path, args.inputs)
-                try:
-                    result = analyzer.video(path, name)
-                except SourceError as error:
-                    if single_video:
-                        raise
-                    logging.getLogger(__name__).warning("Skipping %s", error)
-                    stats["unreadable"] += 1
-                    (log or printed).note({"file": name}, FaceLog.UNREADABLE)
-                    continue
-                stats["videos"] += 1
-                stats["faces"] += result.faces
+            names = [display_name(path, args.inputs) for path in videos]
+            for result in analyzer.videos(videos, names, stats, strict=single_video):
                 summaries += result.summaries(labels)
                 if timeline_dir is not None:
-                    plot_timeline(timeline_dir / Path(name).with_suffix(".png"), result, labels)
+                    plot_timeline(timeline_dir / Path(result.file).with_suffix(".png"), result, labels)
             stats["tracks"] = len(summaries)
             if tracks_csv:
                 write_track_summaries(tracks_csv, summaries, labels)
