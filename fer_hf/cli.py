@@ -66,6 +66,14 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
         raise UserError(str(err).strip().splitlines()[0]) from None
 
 
+def preset_relative(value):
+    """A preset's folder as the preset names it (`fer_hf/configs/tinyvit-fer-64`), not as this machine's absolute path,
+    for run records; any other value as it is."""
+    if isinstance(value, str) and os.path.isabs(value) and Path(value).resolve().parent == PRESETS_DIR:
+        return f"fer_hf/configs/{Path(value).name}"
+    return value
+
+
 def cpu_info() -> dict:
     """The first processor's fields of `/proc/cpuinfo` (`model name`, `flags`, ...); empty where there is none."""
     try:

@@ -98,6 +98,7 @@ def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
                 "--disable_tqdm", "true"])  # fmt: skip
     saved = json.loads((out / "fer_hf_args.json").read_text())
     assert saved["model"]["preset"] == "cpu-small" and saved["model"]["train_from_scratch"] and saved["model"]["channels_last"]
+    assert saved["model"]["model_name_or_path"] == "fer_hf/configs/tinyvit-fer-64"  # no path of this machine in the record
     model = AutoModelForImageClassification.from_pretrained(out)  # trained channels-last, saved and loaded as usual
     assert model.config.model_type == "timm_wrapper" and model.config.architecture == "tiny_vit_5m_224"
     assert model.config.id2label == ID2LABEL and model.config.model_args["drop_rate"] == 0.2  # the Dropout + Linear head

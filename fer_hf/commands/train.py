@@ -18,7 +18,7 @@ import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
 from ..allocator import keep_freed_memory
-from ..cli import UserError, parse_args, run, run_record, setup_logging, utc_now
+from ..cli import UserError, parse_args, preset_relative, run, run_record, setup_logging, utc_now
 from ..data import decode_images, load_fer2013, require_split, take_first
 from ..labels import NUM_LABELS
 from ..metrics import compute_metrics
@@ -248,7 +248,7 @@ def main(args=None):
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
     if trainer.is_world_process_zero():
-        resolved = {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict(),
+        resolved = {"model": {key: preset_relative(value) for key, value in asdict(model_args).items()}, "data": asdict(data_args), "training": training_args.to_dict(),
                     "dataset": {"train_rows": len(train_dataset), "validation_rows": len(eval_dataset)},
                     "run": run_record("train.py", argv, started, utc_now(), training_args.seed)}  # fmt: skip
         resolved["training"]["push_to_hub"] = push_to_hub
