@@ -130,18 +130,23 @@ class FERTransform:
         crop_scale: Area range of RandomResizedCrop.
         hflip_prob: Probability of a horizontal flip.
         rotation_degrees: Rotate by an angle drawn from U(-d, d) about the centre (0: never), in the same warp.
+        erasing_prob: Probability of random erasing (Zhong et al. 2020, as torchvision's `RandomErasing` with its
+            defaults: a box of 2-33% of the area, aspect ratio 0.3-3.3, set to 0 after normalisation, i.e. to the
+            mean). Drawn per face from `generator` like the crops (torchvision's draws one box per call and from
+            the global RNG, which a resumed run could not redraw).
         generator: Where the random draws come from (`fer_hf.sampling.BatchSeeds.generator` in training, so that a
             resumed run redraws the same augmentations); None: torch's global RNG.
     """
 
     def __init__(self, image_processor, train: bool, crop_scale=(0.8, 1.0), hflip_prob: float = 0.5,
-                 rotation_degrees: float = 0.0, generator: Optional[torch.Generator] = None):  # fmt: skip
+                 rotation_degrees: float = 0.0, erasing_prob: float = 0.0, generator: Optional[torch.Generator] = None):  # fmt: skip
         self.image_processor = image_processor
         self.train = train
         self.size = processor_image_size(image_processor)
         self.crop_scale = tuple(crop_scale)
         self.hflip_prob = hflip_prob
         self.rotation_degrees = rotation_degrees
+        self.erasing_prob = erasing_prob
         self.generator = generator
 
     def augment(self, gray: torch.Tensor) -> torch.Tensor:
@@ -161,12 +166,24 @@ class FERTransform:
                            borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         return torch.from_numpy(out)
 
+    def erase(self, pixel_values: torch.Tensor) -> None:
+        """Random erasing, in place, of `(B, C, H, W)` normalised faces: each face with probability `erasing_prob`."""
+        n, _, height, width = pixel_values.shape
+        chosen = torch.rand(n, generator=self.generator) < self.erasing_prob
+        boxes = random_resized_crop_boxes(n, height, width, (0.02, 0.33), (0.3, 3.3), generator=self.generator).round().long()
+        for i in torch.nonzero(chosen).flatten().tolist():
+            x0, y0, x1, y1 = boxes[i].tolist()
+            if (x1 - x0, y1 - y0) != (width, height):  # the whole face means no box fitted: torchvision erases nothing
+                pixel_values[i, :, y0:y1, x0:x1] = 0.0
+
     def __call__(self, batch: dict) -> dict:
         gray = batch_gray(batch)
         if self.train:
             if not isinstance(gray, torch.Tensor):  # mixed sizes are brought to the input size first
                 gray = resize_faces(gray, self.size) if any(g.shape != gray[0].shape for g in gray) else torch.stack(gray)
             pixel_values = normalize(self.augment(gray), self.image_processor)
+            if self.erasing_prob:
+                self.erase(pixel_values)
         else:
             pixel_values = preprocess_faces(gray, self.image_processor)
         out = {"pixel_values": pixel_values}
@@ -175,7 +192,7 @@ class FERTransform:
         return out
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(train={self.train}, size={self.size}, crop_scale={self.crop_scale}, hflip_prob={self.hflip_prob}, rotation_degrees={self.rotation_degrees})"
+        return f"{type(self).__name__}(train={self.train}, size={self.size}, crop_scale={self.crop_scale}, hflip_prob={self.hflip_prob}, rotation_degrees={self.rotation_degrees}, erasing_prob={self.erasing_prob})"
 
 
 def collate(examples: Sequence[dict]) -> dict:

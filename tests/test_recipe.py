@@ -102,6 +102,28 @@ def test_rotation_turns_the_face_about_its_centre(gray_faces):
     assert not torch.equal(rotate({"image": gray_faces})["pixel_values"], plain)
 
 
+def test_random_erasing_blanks_one_box_per_chosen_face_and_redraws_alike():
+    """--erasing_prob: a rectangle of 2-33% of the face set to 0 (the mean, after normalisation) in about p of the
+    faces, the rest untouched; the same generator seed draws the same boxes (a resumed run)."""
+    faces = [np.full((48, 48), 230, np.uint8)] * 400  # bright: normalised to 0.8, so an erased pixel (0) shows
+    erase = FERTransform(_processor(32), train=True, crop_scale=(1.0, 1.0), hflip_prob=0.0, erasing_prob=0.25,
+                         generator=torch.Generator().manual_seed(3))  # fmt: skip
+    out = erase({"image": faces})["pixel_values"]
+    erased = out[:, 0] == 0
+    areas = erased.flatten(1).float().mean(1)
+    hit = areas > 0
+    assert 0.17 < hit.float().mean() < 0.33  # ~p of the faces
+    assert ((areas[hit] >= 0.01) & (areas[hit] <= 0.4)).all()  # 2-33% of the area, give or take rounding
+    for face in erased[hit][:20]:  # one axis-aligned rectangle each, on every channel
+        rows, cols = face.any(1).nonzero().flatten(), face.any(0).nonzero().flatten()
+        assert face[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
+    assert torch.equal(out[:, 0], out[:, 2])
+    assert (out[~hit] == out[~hit][0, 0, 0, 0]).all()  # untouched faces stay flat
+    again = FERTransform(_processor(32), train=True, crop_scale=(1.0, 1.0), hflip_prob=0.0, erasing_prob=0.25,
+                         generator=torch.Generator().manual_seed(3))({"image": faces})["pixel_values"]  # fmt: skip
+    assert torch.equal(out, again)
+
+
 def test_sampler_evens_out_classes():
     labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
     sampler = create_class_balanced_sampler(labels, 3, seed=0)

@@ -85,10 +85,13 @@ class DataArguments:
     crop_scale_min: float = field(default=0.8, metadata={"help": "Lower area bound of RandomResizedCrop (upper: 1)."})
     hflip_prob: float = field(default=0.5, metadata={"help": "Probability of a horizontal flip in training."})
     rotation_degrees: float = field(default=0.0, metadata={"help": "Random rotation in training, U(-d, d) degrees (0: off)."})
+    erasing_prob: float = field(default=0.0, metadata={"help": "Probability of random erasing of a box in training (0: off)."})
 
     def __post_init__(self):
         if not 0.0 < self.crop_scale_min <= 1.0:
             raise UserError(f"--crop_scale_min must be in (0, 1], got {self.crop_scale_min}.")
+        if not 0.0 <= self.erasing_prob <= 1.0:
+            raise UserError(f"--erasing_prob must be in [0, 1], got {self.erasing_prob}.")
 
 
 @dataclass
@@ -203,7 +206,8 @@ def main(args=None):
     # Augmentations and MixUp draw from one stream re-seeded per batch, so a resumed run redraws the same ones.
     batch_seeds = BatchSeeds(training_args.data_seed if training_args.data_seed is not None else training_args.seed)
     train_dataset.set_transform(FERTransform(image_processor, train=True, crop_scale=crop_scale, hflip_prob=data_args.hflip_prob,
-                                             rotation_degrees=data_args.rotation_degrees, generator=batch_seeds.generator))  # fmt: skip
+                                             rotation_degrees=data_args.rotation_degrees, erasing_prob=data_args.erasing_prob,
+                                             generator=batch_seeds.generator))  # fmt: skip
     eval_dataset.set_transform(FERTransform(image_processor, train=False))
 
     # 6. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
