@@ -18,6 +18,7 @@ COMMANDS = {
     "demo": ("fer_hf.app", "the web demo (Gradio): upload a photo or use the webcam"),
     "train": ("fer_hf.commands.train", "fine-tune a ViT (or the laptop preset) on FER2013"),
     "evaluate": ("fer_hf.commands.evaluate", "accuracy, per-class metrics, confusion matrix, ROC, calibration"),
+    "calibrate": ("fer_hf.commands.calibrate", "temperature scaling fitted on validation: confidences that match accuracy"),
     "export": ("fer_hf.commands.export", "ONNX fp32 + dynamic int8 with Optimum, verified"),
     "push": ("fer_hf.hub", "model card + upload folder, pushed to the Hugging Face Hub"),
 }
