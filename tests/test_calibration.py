@@ -53,3 +53,9 @@ def test_final_linear_finds_the_timm_head():
     model = create_model(str(PRESETS_DIR / "tinyvit-fer-64"), classifier_dropout=0.2, freeze_layers=0, from_scratch=True)
     layer = final_linear(model)
     assert layer.out_features == 7 and layer is model.timm_model.get_classifier()
+
+
+def test_calibrate_refuses_an_onnx_export(fer_exports, synthetic_csv, tmp_path):
+    with pytest.raises(UserError, match="is an ONNX export; calibrate the PyTorch checkpoint"):
+        calibrate.main(["--model_dir", fer_exports[0], "--data", synthetic_csv, "--output_dir", str(tmp_path / "c")])
+    assert not (tmp_path / "c").exists()
