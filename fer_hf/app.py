@@ -23,9 +23,9 @@ from .recognizer import EmotionRecognizer
 
 
 TITLE = "fer-hf: facial emotion recognition"
-DESCRIPTION = ("Upload a photo, take one with your webcam, or stream the webcam live: every face is found, boxed and labelled with one of FER2013's "
-               "seven emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral) by a small vision transformer "
-               "(TinyViT, int8 ONNX) that runs on a laptop CPU.")  # fmt: skip
+DESCRIPTION = ("Upload a photo, take one with your webcam, or stream the webcam live: every face is found, boxed and "
+               "labelled with one of FER2013's seven emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral) by "
+               "a small vision transformer (TinyViT, int8 ONNX) that runs on a laptop CPU.")  # fmt: skip
 
 
 def analyze_photo(recognizer: EmotionRecognizer, image: Optional[np.ndarray]):
