@@ -13,6 +13,8 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from torch import nn
 
+from .modeling import _final_linear
+
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of `labels` under `softmax(logits / temperature)`."""
@@ -27,13 +29,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def final_linear(model: nn.Module) -> nn.Linear:
-    """The last `nn.Linear` of the classification head, the one that writes the logits (transformers' `classifier`,
-    LeViT's `classifier.linear`, a timm model's `head.fc` or `head`)."""
-    head = model.timm_model.get_classifier() if hasattr(model, "timm_model") else model.classifier
-    linears = [head] if isinstance(head, nn.Linear) else [m for m in head.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError(f"{type(model).__name__} has no linear classifier to scale.")
-    return linears[-1]
+    """The last `nn.Linear` of the classification head, the one that writes the logits: a timm model's
+    `get_classifier()`, else the layer `fer_hf.modeling` puts its dropout in front of."""
+    if hasattr(model, "timm_model"):
+        return model.timm_model.get_classifier()
+    owner, name = _final_linear(model)
+    return getattr(owner, name)
 
 
 @torch.no_grad()
