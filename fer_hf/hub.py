@@ -31,7 +31,8 @@ EVAL_FILES = ("metrics.json", "classification_report.txt", "confusion_matrix.png
 CARD_TEMPLATE = Path(__file__).parent / "templates" / "modelcard.md"
 HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size", "weight_decay",
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
-                   "balanced_sampling", "balance_power", "early_stopping_patience", "seed")  # fmt: skip
+                   "balanced_sampling", "balance_power", "early_stopping_patience", "metric_for_best_model", "seed")  # fmt: skip
+AUGMENTATIONS = ("crop_scale_min", "hflip_prob", "rotation_degrees", "erasing_prob")  # train.py's data arguments
 
 
 def _read_json(path) -> Optional[dict]:
@@ -102,12 +103,21 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         usage=SPLIT_TO_USAGE.get((metrics or {}).get("split"), ""),
         tta=f", TTA {metrics['tta']}" if metrics and metrics.get("tta", "none") != "none" else "",
         training=training,
-        hyperparameters=[(key, training[key]) for key in HYPERPARAMETERS if key in training],
+        hyperparameters=_hyperparameters(args, config),
         classifier_dropout=args.get("model", {}).get("classifier_dropout"),
         freeze_layers=args.get("model", {}).get("freeze_layers"),
         record=args.get("run"),
         onnx_subfolders=list(onnx_subfolders),
     )
+
+
+def _hyperparameters(args: dict, config: dict) -> list:
+    """The card's table: training arguments, the augmentations, and the backbone's stochastic depth when it has one."""
+    training, data = args.get("training", {}), args.get("data", {})
+    rows = [(key, training[key]) for key in HYPERPARAMETERS if key in training]
+    rows += [(key, data[key]) for key in AUGMENTATIONS if key in data]
+    drop_path = (config.get("model_args") or {}).get("drop_path_rate", config.get("drop_path_rate"))  # timm / transformers
+    return rows + ([("drop_path_rate", drop_path)] if drop_path is not None else [])
 
 
 def check_upload_inputs(model_dir: str, export_dir: Optional[str] = None, eval_dir: Optional[str] = None) -> list:

@@ -181,3 +181,19 @@ def test_is_hub_id_prefers_local_folders(tmp_path, monkeypatch):
     (tmp_path / "owner" / "name").mkdir()
     assert not is_hub_id("owner/name")  # an existing local folder wins over the Hub
     assert not is_hub_id("owner/typo")  # and a missing one inside a local folder is a mistyped path
+
+
+def test_card_lists_the_augmentations_and_stochastic_depth(fer_checkpoint, tmp_path):
+    import shutil
+
+    model_dir = shutil.copytree(fer_checkpoint, tmp_path / "model")
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**config, "model_args": {"drop_path_rate": 0.1}}))  # as timm's
+    (model_dir / "fer_hf_args.json").write_text(json.dumps({
+        "training": {"learning_rate": 5e-4, "metric_for_best_model": "accuracy", "hub_token": "<HUB_TOKEN>"},
+        "data": {"crop_scale_min": 0.8, "erasing_prob": 0.25, "data": "fer2013.csv"}}))  # fmt: skip
+    text = create_model_card(str(model_dir)).text
+    for row in ("| learning_rate | 0.0005 |", "| metric_for_best_model | accuracy |", "| crop_scale_min | 0.8 |",
+                "| erasing_prob | 0.25 |", "| drop_path_rate | 0.1 |"):  # fmt: skip
+        assert row in text, row
+    assert "hub_token" not in text and "| data |" not in text
