@@ -33,6 +33,9 @@ def test_shipped_folder_is_complete_and_small():
     card = ModelCard.load(SHIPPED / "README.md")
     assert "timm_wrapper" in card.data.tags and card.data.eval_results[0].metric_value == round(metrics["accuracy"], 4)
     assert record["command"] in card.text and "PublicTest, 3589 faces" in card.text
+    preset = json.loads((SHIPPED.parents[1] / "fer_hf" / "configs" / "cpu-small.json").read_text())
+    for key in ("learning_rate", "num_train_epochs", "erasing_prob", "metric_for_best_model"):  # made with today's preset
+        assert f"| {key} | {preset[key]} |" in card.text, key
     for sub in ("onnx-fp32", "onnx-int8"):
         check_export_marker(SHIPPED / sub)  # whole, as export.py wrote them
 
