@@ -12,6 +12,7 @@ from typing import List, Optional, Union
 import numpy as np
 
 from .errors import UserError
+from .inference import DEFAULT_TTA
 
 
 @lru_cache(maxsize=4)
@@ -36,7 +37,7 @@ def _as_image(image):
 
 
 def analyze(images, model: Optional[str] = None, subfolder: Optional[str] = None, detector: str = "auto",
-            tta: str = "hflip", align: bool = False) -> Union[List[dict], List[List[dict]]]:  # fmt: skip
+            tta: str = DEFAULT_TTA, align: bool = False) -> Union[List[dict], List[List[dict]]]:  # fmt: skip
     """Every face in an image, largest first: `{"box": [x, y, w, h], "label", "confidence", "emotions": {7 probs}}`,
     plus `"landmarks"` (eyes, nose tip, mouth corners as `[x, y]`) when the detector gives them (YuNet).
 
@@ -45,7 +46,8 @@ def analyze(images, model: Optional[str] = None, subfolder: Optional[str] = None
         model: A model folder (ONNX export or train.py checkpoint) or a Hub id; default: the shipped laptop model.
         subfolder: The folder inside `model` to load, e.g. `"onnx-int8"` of a Hub repo.
         detector: `auto` (YuNet when its model is cached or downloadable, else Haar), `yunet` or `haar`.
-        tta: `hflip` (each face averaged with its mirror, the default) or `none`.
+        tta: `hflip+zoom` (each face averaged with its mirror and a 10% tighter view of both, the default), `hflip`
+            (with its mirror) or `none`.
         align: Rotate each face so its eyes are level before classifying (YuNet only).
 
     Returns:

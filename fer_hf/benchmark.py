@@ -2,7 +2,7 @@
 
 The bare loop is the least a realtime emotion recogniser must do per frame, written inline with no tracking,
 drawing or bookkeeping: decode the frame, run the same detector on the same downscaled copy, crop and resize the
-faces, one ONNX Runtime call for the faces and their mirrors. The pipeline's FPS as a ratio of it says how much the
+faces, one ONNX Runtime call for the faces and their test-time views. The pipeline's FPS as a ratio of it says how much the
 project's own code costs. Each video is played once to warm up, then timed. Videos: 90 frames of the astronaut photo
 (scikit-image) moving and zooming, 1 face, and 3 faces with the third half covered by a hand-like patch.
 """
@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from .detection import YuNetFaceDetector
-from .recognizer import relative
+from .inference import ZOOM, zoom_center
+from .recognizer import DEFAULT_TTA, relative
 from .stream import run_stream
 from .tracking import FaceTracker
 from .video import open_source
@@ -58,7 +59,9 @@ def bare_loop(path: str, recognizer) -> tuple:
             crops.append(cv2.resize(crop, (config.width, config.height), interpolation=cv2.INTER_AREA))
         pixels = np.stack(crops).astype(np.float32)[:, None] * scale_mean[0] - scale_mean[1]
         pixels = np.repeat(pixels, 3, axis=1)
-        classifier.logits(np.concatenate([pixels, pixels[..., ::-1]]))
+        if recognizer.tta == "hflip+zoom":
+            pixels = np.concatenate([pixels, zoom_center(pixels, ZOOM)])
+        classifier.logits(np.concatenate([pixels, pixels[..., ::-1]]) if recognizer.tta != "none" else pixels)
     seconds = time.perf_counter() - start
     capture.release()
     return frames / seconds, faces_found / max(frames, 1)
@@ -94,6 +97,6 @@ def realtime_benchmark(args) -> list:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 * 1024)
     imported = sorted(name for name in ("torch", "transformers", "optimum") if name in sys.modules)
     print(f"peak memory (RSS) of this process: {peak_mb:.0f} MB; torch/transformers/optimum imported: {', '.join(imported) or 'none'}")
-    options = "".join(f" --{flag} {getattr(args, flag)}" for flag in ("model", "detector", "tta") if getattr(args, flag) not in (None, "auto", "hflip"))
+    options = "".join(f" --{flag} {getattr(args, flag)}" for flag in ("model", "detector", "tta") if getattr(args, flag) not in (None, "auto", DEFAULT_TTA))
     print("command: fer-hf realtime --benchmark" + options + "   (= python realtime.py --benchmark" + options + ")")
     return rows

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
 import evaluate_model
@@ -126,3 +127,34 @@ def test_hflip_tta_is_the_mean_of_each_face_and_its_mirror(fer_exports, syntheti
     np.testing.assert_array_equal(tta_labels, labels)
     with pytest.raises(UserError, match="Unknown --tta 'vflip'"):
         predict_dataset(classifier, split, tta="vflip", progress=False)
+
+
+def test_zoom_is_the_centre_crop_resized_back_as_pil_does_it():
+    from fer_hf.inference import zoom_center
+
+    rng = np.random.default_rng(0)
+    pixels = rng.normal(size=(2, 3, 64, 64)).astype(np.float32)
+    np.testing.assert_array_equal(zoom_center(pixels, 1.0), pixels)
+    zoomed = zoom_center(pixels, 0.9)  # the centre 58x58 (3 px off each side), resized to 64x64
+    assert zoomed.shape == pixels.shape and zoomed.dtype == np.float32
+    for face in range(2):
+        for channel in range(3):
+            plane = Image.fromarray(pixels[face, channel, 3:61, 3:61], mode="F").resize((64, 64), Image.BILINEAR)
+            np.testing.assert_allclose(zoomed[face, channel], np.asarray(plane), atol=1e-4)
+
+
+def test_hflip_zoom_tta_averages_four_views_in_one_call(fer_exports, gray_faces):
+    from fer_hf.inference import load_classifier, softmax, zoom_center
+
+    classifier = load_classifier(fer_exports[0])
+    pixels = classifier.preprocess(gray_faces[:3])
+    calls = []
+    logits = classifier.logits
+    classifier.logits = lambda pixel_values: calls.append(len(pixel_values)) or logits(pixel_values)
+    tta = classifier.predict_pixels(pixels, "hflip+zoom")
+    assert calls == [12]  # 3 faces x (plain, zoomed) x (as is, mirrored)
+    zoomed = zoom_center(pixels, 0.9)
+    views = [pixels, zoomed, pixels[..., ::-1], zoomed[..., ::-1]]
+    expected = np.mean([softmax(logits(np.ascontiguousarray(v))) for v in views], axis=0)
+    np.testing.assert_allclose(tta, expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(tta - classifier.predict_pixels(pixels, "hflip")).max() > 1e-4  # the zoomed views count

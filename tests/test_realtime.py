@@ -32,7 +32,7 @@ def test_every_face_in_every_frame_is_found_with_one_batched_call(fer_exports, v
     out, log = tmp_path / "out.mp4", tmp_path / "faces.jsonl"
     summary = run_stream(recognizer, open_source(path), FaceTracker(), str(out), str(log))
     assert summary.frames == 24 and summary.faces == 48
-    assert calls == [4] * 24  # one inference call per frame, holding both faces and (default hflip TTA) their mirrors
+    assert calls == [8] * 24  # one inference call per frame: both faces, (default TTA) their zoomed views and all mirrors
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 48
     for frame_index, frame_truth in enumerate(truth):

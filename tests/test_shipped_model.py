@@ -67,7 +67,7 @@ def test_hflip_tta_averages_each_face_with_its_mirror():
     from fer_hf.detection import crop_faces
     from fer_hf.inference import softmax
 
-    plain, mirrored = EmotionRecognizer.from_pretrained(None, "haar", tta="none"), EmotionRecognizer.from_pretrained(None, "haar")
+    plain, mirrored = EmotionRecognizer.from_pretrained(None, "haar", tta="none"), EmotionRecognizer.from_pretrained(None, "haar", tta="hflip")
     frame = face_photo()
     detections, probs = mirrored.detect_and_classify(frame)
     crop = crop_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), detections.boxes, mirrored.margin)[0]

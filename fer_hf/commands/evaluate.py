@@ -44,7 +44,7 @@ class EvaluationArguments:
         metadata={"help": "Compare two models: --compare DIR_A DIR_B, or --model_dir DIR_A --compare DIR_B."},
     )
     batch_size: int = field(default=64, metadata={"help": "Faces per inference call."})
-    tta: str = field(default="none", metadata={"help": "Test-time augmentation: none or hflip (mean with the mirror)."})
+    tta: str = field(default="none", metadata={"help": "Test-time augmentation: none, hflip (mean with the mirror) or hflip+zoom (and a 10%% tighter view of both)."})
     max_samples: Optional[int] = field(default=None, metadata={"help": "Evaluate only the first N rows."})
     skip_malformed_rows: bool = field(default=False, metadata={"help": "Skip malformed CSV rows or images."})
     data_cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache for parsed data."})
