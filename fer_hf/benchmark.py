@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from .detection import YuNetFaceDetector
-from .inference import ZOOM, zoom_center
-from .recognizer import DEFAULT_TTA, relative
+from .inference import DEFAULT_TTA, ZOOM, zoom_center
+from .recognizer import relative
 from .stream import run_stream
 from .tracking import FaceTracker
 from .video import open_source
