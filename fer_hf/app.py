@@ -64,9 +64,7 @@ def analyze_frame(recognizer: EmotionRecognizer, frame: Optional[np.ndarray], tr
         return None, "Start the webcam.", tracker
     tracker = tracker or FaceTracker()
     bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    detections, probs = recognizer.detect_and_classify(bgr)
-    tracks = tracker.update(detections.boxes, probs)
-    faces = recognizer.faces(detections, [t.probs for t in tracks], [t.track_id for t in tracks])
+    _, faces = recognizer.track(bgr, tracker)
     return cv2.cvtColor(draw_faces(bgr, faces), cv2.COLOR_BGR2RGB), describe(faces), tracker
 
 

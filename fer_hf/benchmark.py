@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .detection import YuNetFaceDetector
-from .inference import DEFAULT_TTA, ZOOM, zoom_center
+from .inference import DEFAULT_TTA, tta_views
 from .recognizer import relative
 from .stream import run_stream
 from .tracking import FaceTracker
@@ -59,9 +59,7 @@ def bare_loop(path: str, recognizer) -> tuple:
             crops.append(cv2.resize(crop, (config.width, config.height), interpolation=cv2.INTER_AREA))
         pixels = np.stack(crops).astype(np.float32)[:, None] * scale_mean[0] - scale_mean[1]
         pixels = np.repeat(pixels, 3, axis=1)
-        if recognizer.tta == "hflip+zoom":
-            pixels = np.concatenate([pixels, zoom_center(pixels, ZOOM)])
-        classifier.logits(np.concatenate([pixels, pixels[..., ::-1]]) if recognizer.tta != "none" else pixels)
+        classifier.logits(tta_views(pixels, recognizer.tta))
     seconds = time.perf_counter() - start
     capture.release()
     return frames / seconds, faces_found / max(frames, 1)

@@ -68,13 +68,8 @@ class EmotionClassifier:
         """Probabilities of preprocessed faces `(B, 3, H, W)`. `tta="hflip"` mirrors them and averages each face's
         probabilities with its mirror's; `hflip+zoom` adds the zoomed view and its mirror. All views of all faces go
         through the model in the same call."""
-        check_tta(tta)
         num_faces = len(pixel_values)
-        if tta == "hflip+zoom":
-            pixel_values = np.concatenate([pixel_values, zoom_center(pixel_values, ZOOM)])
-        if tta != "none":
-            pixel_values = np.concatenate([pixel_values, pixel_values[..., ::-1]])
-        probs = softmax(self.logits(np.ascontiguousarray(pixel_values)))
+        probs = softmax(self.logits(np.ascontiguousarray(tta_views(pixel_values, tta))))
         return probs.reshape(-1, num_faces, probs.shape[-1]).mean(axis=0)
 
 
@@ -159,6 +154,15 @@ def load_classifier(model: str, subfolder: Optional[str] = None, flag: str = "--
     if is_onnx_folder(model_dir):
         return OnnxClassifier(model_dir, **kwargs)
     return TorchClassifier(model_dir, **kwargs)
+
+
+def tta_views(pixel_values: np.ndarray, tta: str) -> np.ndarray:
+    """The `(V * B, 3, H, W)` views of `B` preprocessed faces for one inference call, view by view: the faces, then
+    (`hflip+zoom`) their zoomed copies, then (any TTA) the mirrors of all of these."""
+    check_tta(tta)
+    if tta == "hflip+zoom":
+        pixel_values = np.concatenate([pixel_values, zoom_center(pixel_values, ZOOM)])
+    return pixel_values if tta == "none" else np.concatenate([pixel_values, pixel_values[..., ::-1]])
 
 
 def zoom_center(pixel_values: np.ndarray, fraction: float) -> np.ndarray:

@@ -118,6 +118,13 @@ class EmotionRecognizer:
         detections, probs = self.detect_and_classify(image, still=still)
         return sorted(self.faces(detections, probs), key=lambda f: -f.box[2] * f.box[3])
 
+    def track(self, frame_bgr: np.ndarray, tracker) -> tuple:
+        """One video frame: its detections, and its `Face` records followed by `tracker` (a `FaceTracker`) with their
+        probabilities smoothed from frame to frame, in detection order."""
+        detections, probs = self.detect_and_classify(frame_bgr)
+        tracks = tracker.update(detections.boxes, probs)
+        return detections, self.faces(detections, [t.probs for t in tracks], [t.track_id for t in tracks])
+
     def faces(self, detections: Detections, probs, track_ids: Optional[list] = None) -> List[Face]:
         """`Face` records of one frame's detections, in their order (with each face's track, for video)."""
         return [self.face(box, probs[i], None if track_ids is None else track_ids[i],

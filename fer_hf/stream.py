@@ -62,10 +62,8 @@ def run_stream(recognizer: EmotionRecognizer, frames, tracker: Optional[FaceTrac
             if max_frames is not None and index >= max_frames:
                 break
             t0 = time.perf_counter()
-            detections, probs = recognizer.detect_and_classify(frame)
+            detections, faces = recognizer.track(frame, tracker)
             summary.infer_calls += int(len(detections) > 0)
-            tracks = tracker.update(detections.boxes, probs)
-            faces = recognizer.faces(detections, [t.probs for t in tracks], [t.track_id for t in tracks])
             t_draw = time.perf_counter()
             draw_faces(frame, faces, show_probs)
             draw_overlay(frame, shown_fps, recognizer.timings)

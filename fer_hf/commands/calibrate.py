@@ -39,7 +39,7 @@ class CalibrationArguments:
 def main(args=None) -> dict:
     from ..calibration import fit_temperature, nll, scale_logits
     from ..evaluation import expected_calibration_error, predict_dataset
-    from ..inference import TorchClassifier, load_classifier
+    from ..inference import TorchClassifier, load_classifier, softmax
 
     (args,) = parse_args((CalibrationArguments,), args)
     if not args.model_dir or not args.data or not args.output_dir:
@@ -56,8 +56,7 @@ def main(args=None) -> dict:
     probs, labels = predict_dataset(classifier, dataset, args.batch_size)
     logits = np.log(np.clip(probs, 1e-12, None))  # log-softmax: the logits up to a per-face constant, which T keeps
     temperature = fit_temperature(logits, labels)
-    calibrated = np.exp(logits / temperature)
-    calibrated /= calibrated.sum(axis=1, keepdims=True)
+    calibrated = softmax(logits / temperature)
     report = {"model_dir": args.model_dir, "data": args.data, "split": args.split, "num_examples": int(len(labels)),
               "temperature": temperature, "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, temperature),
               "ece_before": expected_calibration_error(probs, labels), "ece_after": expected_calibration_error(calibrated, labels)}  # fmt: skip
