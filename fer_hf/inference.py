@@ -26,7 +26,7 @@ from .preprocess import ImageLike, ProcessorConfig, preprocess
 # hflip score (docs/laptop-model.md), for twice the inference work.
 TTA_MODES = ("none", "hflip", "hflip+zoom")
 ZOOM = 0.9
-# The default of realtime, the API and the web demo: 65.7% on PublicTest for the shipped int8 model, against 64.0% with
+# The default of realtime, the API and the web demo: 65.8% on PublicTest for the shipped int8 model, against 64.0% with
 # the mirror alone and 62.9% with one view; all faces and their views in one batched call.
 DEFAULT_TTA = "hflip+zoom"
 
