@@ -11,7 +11,10 @@ The hooks that change:
   `SeededShuffleSampler`), seeded per epoch, so resuming redraws the same batches;
 - `get_train_dataloader` builds the training loader with `train_data_collator` (MixUp), so evaluation batches
   are never mixed, and with `SeededBatchSampler`, which seeds each batch's augmentations from its position;
-- `compute_loss` takes soft targets (B, C) from MixUp or hard labels (B,) from evaluation;
+- `compute_loss` takes soft targets (B, C) from MixUp or hard labels (B,) from evaluation; with a teacher, the
+  training targets are blended with the teacher's probabilities for the very same (augmented, mixed) batch, averaged
+  over test-time views (knowledge distillation at temperature 1: cross-entropy against the blend is
+  `(1 - alpha) * CE(targets) + alpha * CE(teacher)`, the KL term of Hinton et al. up to a constant);
 - `_save_checkpoint` writes `fer_hf_checkpoint.json` last: the running loss sum (Trainer keeps it in memory only,
   so a resumed run reported a wrong `train_loss`) and the mark that the checkpoint is complete
   (`last_complete_checkpoint`).
@@ -56,13 +59,17 @@ class FERTrainer(Trainer):
         head_learning_rate: Peak learning rate of the classification head (`args.learning_rate`: the backbone's).
         warmup_epochs: Linear warmup, in epochs.
         plateau_epochs: Epochs held at the peak before the cosine decay.
+        teacher: A fixed classifier (`fer_hf.inference.EmotionClassifier`) to distil from; None: no distillation.
+        distill_alpha: Weight of the teacher's probabilities in the training targets (1: the teacher's alone).
+        distill_tta: The teacher's test-time views of each training batch (`fer_hf.inference.TTA_MODES`).
         **kwargs: Passed to `transformers.Trainer`.
     """
 
     def __init__(self, *args, train_labels: Optional[Sequence[int]] = None, balance_power: float = 1.0,
                  train_data_collator: Optional[Callable] = None, batch_seeds: Optional[BatchSeeds] = None,
                  head_learning_rate: Optional[float] = None,
-                 warmup_epochs: float = 0.0, plateau_epochs: float = 0.0, **kwargs):  # fmt: skip
+                 warmup_epochs: float = 0.0, plateau_epochs: float = 0.0, teacher=None, distill_alpha: float = 0.5,
+                 distill_tta: str = "none", **kwargs):  # fmt: skip
         super().__init__(*args, **kwargs)
         self.train_labels = train_labels
         self.balance_power = balance_power
@@ -70,6 +77,7 @@ class FERTrainer(Trainer):
         self.batch_seeds = batch_seeds
         self.head_learning_rate = head_learning_rate if head_learning_rate is not None else self.args.learning_rate
         self.warmup_epochs, self.plateau_epochs = warmup_epochs, plateau_epochs
+        self.teacher, self.distill_alpha, self.distill_tta = teacher, distill_alpha, distill_tta
         # compute_loss returns a batch mean, so let Trainer divide by the gradient-accumulation steps.
         self.model_accepts_loss_kwargs = False
         self._pending_loss = None
@@ -132,10 +140,18 @@ class FERTrainer(Trainer):
         outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
         logits = outputs.logits
         if labels.ndim == 2:
-            loss = soft_target_cross_entropy(logits, labels.to(logits.device))
+            targets = labels.to(logits.device)
+            if self.teacher is not None:
+                targets = (1.0 - self.distill_alpha) * targets + self.distill_alpha * self.teacher_probs(inputs["pixel_values"]).to(logits.device)
+            loss = soft_target_cross_entropy(logits, targets)
         else:
             loss = F.cross_entropy(logits.float(), labels.to(logits.device))
         return (loss, outputs) if return_outputs else loss
+
+    def teacher_probs(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The teacher's probabilities for a training batch, averaged over its `distill_tta` views."""
+        pixels = pixel_values.detach().float().cpu().contiguous().numpy()
+        return torch.from_numpy(self.teacher.predict_pixels(pixels, self.distill_tta)).float()
 
     # -- Faithful resume: the running loss sum travels with the checkpoint ------------------------------------
 

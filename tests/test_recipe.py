@@ -201,6 +201,49 @@ def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
     expected = [s / 10 if s < 10 else 1.0 if s < 20 else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - 20) / 30))) for s in range(55)]
     assert lrs == pytest.approx(expected, abs=1e-12)
 
+def test_distillation_blends_the_teachers_view_averaged_probabilities_into_the_targets(tmp_path):
+    """With a teacher, the training loss is the cross-entropy against (1 - alpha) * targets + alpha * teacher, where
+    the teacher sees the very batch the student sees, through its test-time views; evaluation batches are untouched."""
+    from transformers import TrainingArguments, ViTConfig, ViTForImageClassification
+
+    from fer_hf.trainer import FERTrainer
+
+    class Teacher:  # an EmotionClassifier's predict_pixels: fixed probabilities, and what it was shown
+        def __init__(self, probs):
+            self.probs, self.seen = probs, []
+
+        def predict_pixels(self, pixels, tta):
+            self.seen.append((pixels.copy(), tta))
+            return self.probs
+
+    torch.manual_seed(0)
+    model = ViTForImageClassification(ViTConfig(image_size=8, patch_size=4, hidden_size=8, num_hidden_layers=1,
+                                                num_attention_heads=1, intermediate_size=8, num_labels=7))  # fmt: skip
+    args = TrainingArguments(str(tmp_path), report_to="none")
+    pixels = torch.randn(4, 3, 8, 8)
+    targets = mixup_target(torch.tensor([0, 1, 2, 3]), 7, lam=0.7, smoothing=0.1)
+    teacher_probs = np.random.default_rng(0).dirichlet(np.ones(7), size=4).astype(np.float32)
+    logits = model(pixel_values=pixels).logits
+
+    def loss(alpha, labels=targets):
+        teacher = Teacher(teacher_probs)
+        trainer = FERTrainer(model=model, args=args, teacher=teacher, distill_alpha=alpha, distill_tta="hflip+zoom")
+        value = trainer.compute_loss(model, {"pixel_values": pixels, "labels": labels})
+        return value.item(), teacher.seen
+
+    plain = soft_target_cross_entropy(logits, targets).item()
+    from_teacher = soft_target_cross_entropy(logits, torch.from_numpy(teacher_probs)).item()
+    assert plain != pytest.approx(from_teacher)
+    assert loss(0.0)[0] == pytest.approx(plain, rel=1e-5)
+    assert loss(1.0)[0] == pytest.approx(from_teacher, rel=1e-5)
+    value, seen = loss(0.25)
+    assert value == pytest.approx(0.75 * plain + 0.25 * from_teacher, rel=1e-5)
+    assert len(seen) == 1 and seen[0][1] == "hflip+zoom" and np.array_equal(seen[0][0], pixels.numpy())
+    # Evaluation batches (hard labels) are scored against the labels alone; the teacher is not asked.
+    value, seen = loss(1.0, labels=torch.tensor([0, 1, 2, 3]))
+    assert value == pytest.approx(F.cross_entropy(logits, torch.tensor([0, 1, 2, 3])).item(), rel=1e-5) and seen == []
+
+
 def test_preprocess_faces_matches_the_saved_image_processor():
     """Both our preprocessings, training's batched torch one and inference's NumPy one (no torch on the ONNX path),
     are the saved `AutoImageProcessor`'s (what `pipeline` runs), on real face crops."""

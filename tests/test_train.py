@@ -109,6 +109,28 @@ def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
     assert report["fp32_max_abs_logit_diff"] < 1e-3 and report["int8_quantized_operators"]["MatMulInteger"] > 0
 
 
+def test_distillation_from_a_trained_model(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path):
+    """--distill_from: the student trains against a saved fer-hf model's probabilities; a teacher that takes other
+    inputs is refused in one line before training starts."""
+    from conftest import make_tiny_vit
+
+    out = tmp_path / "student"
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=2, extra=["--distill_from", fer_checkpoint, "--distill_alpha", "0.7",
+                                                                  "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]))  # fmt: skip
+    saved = json.loads((out / "fer_hf_args.json").read_text())
+    assert saved["training"]["distill_from"] == fer_checkpoint and saved["training"]["distill_alpha"] == 0.7
+    assert saved["training"]["distill_tta"] == "hflip+zoom"
+    other_size = make_tiny_vit(tmp_path / "teacher-48", image_size=48, with_labels=True)
+    with pytest.raises(UserError, match="takes 48x48 inputs normalised differently"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "a", extra=["--distill_from", other_size]))
+    with pytest.raises(UserError, match="does not exist. Pass --distill_from"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "b", extra=["--distill_from", str(tmp_path / "missing")]))
+    with pytest.raises(UserError, match="--distill_alpha must be in"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--distill_from", fer_checkpoint, "--distill_alpha", "2"]))
+    with pytest.raises(UserError, match="Unknown --tta"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "d", extra=["--distill_from", fer_checkpoint, "--distill_tta", "five"]))
+
+
 def test_unknown_preset_lists_the_known_ones(tmp_path):
     with pytest.raises(UserError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, demo"):
         train.main(["--preset", "gpu-huge", "--output_dir", str(tmp_path)])

@@ -20,12 +20,14 @@ from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 from ..allocator import keep_freed_memory
 from ..cli import UserError, parse_args, preset_relative, run, run_record, setup_logging, utc_now
 from ..data import decode_images, load_fer2013, require_split, take_first
+from ..inference import check_tta, load_classifier
 from ..labels import NUM_LABELS
 from ..metrics import compute_metrics
 from ..mixup import MixupCollator
 from ..loading import load_image_processor
 from ..modeling import DEFAULT_BACKBONE, create_model
 from ..outputs import write_json
+from ..preprocess import ProcessorConfig
 from ..progress import use_calm_progress
 from ..sampling import BatchSeeds
 from ..trainer import FERTrainer, last_complete_checkpoint
@@ -129,6 +131,13 @@ class FERTrainingArguments(TrainingArguments):
     balance_power: float = field(
         default=1.0, metadata={"help": "Class weight = frequency^-power: 1 draws classes equally, 0.5 by square root."}
     )
+    distill_from: Optional[str] = field(
+        default=None,
+        metadata={"help": "Distil from this trained fer-hf model (checkpoint or ONNX export; folder or Hub id; same input "
+                          "size): the training targets blend in its probabilities for each augmented batch."},
+    )
+    distill_alpha: float = field(default=0.5, metadata={"help": "Weight of the teacher's probabilities in the targets (1: the teacher's alone)."})
+    distill_tta: str = field(default="hflip+zoom", metadata={"help": "The teacher's views of each batch: none, hflip or hflip+zoom."})
     early_stopping_patience: int = field(
         default=5, metadata={"help": "Stop after this many evaluations without a lower eval loss (0: never)."}
     )
@@ -140,6 +149,9 @@ class FERTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise UserError(f"--distill_alpha must be in [0, 1], got {self.distill_alpha}.")
+        check_tta(self.distill_tta)
         if self.auto_mixed_precision and torch.cuda.is_available() and not (self.bf16 or self.fp16):
             self.bf16 = torch.cuda.is_bf16_supported()
             self.fp16 = not self.bf16
@@ -157,7 +169,7 @@ def main(args=None):
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
 
     # The Hub token stays in memory: Trainer would pickle it into training_args.bin, and its own push would upload
-    # that file. fer-hf pushes through fer_hf.hub instead (step 10), which uploads a list of known files.
+    # that file. fer-hf pushes through fer_hf.hub instead (step 11), which uploads a list of known files.
     hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
     training_args.hub_token, training_args.push_to_hub = None, False
     if push_to_hub:
@@ -210,7 +222,20 @@ def main(args=None):
                                              generator=batch_seeds.generator))  # fmt: skip
     eval_dataset.set_transform(FERTransform(image_processor, train=False))
 
-    # 6. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
+    # 6. A teacher to distil from, if any: it sees the student's own inputs, so it must take the same size and pixels.
+    teacher = None
+    if training_args.distill_from:
+        teacher = load_classifier(training_args.distill_from, flag="--distill_from")  # a checkpoint or an ONNX export
+        student_pixels = ProcessorConfig.from_image_processor(image_processor)
+        if (teacher.processor.height, teacher.processor.width, teacher.processor.mean, teacher.processor.std) != (
+            student_pixels.height, student_pixels.width, student_pixels.mean, student_pixels.std):  # fmt: skip
+            raise UserError(f"--distill_from {training_args.distill_from} takes {teacher.processor.height}x{teacher.processor.width} "
+                            f"inputs normalised differently from the model being trained; distil from a model with the same image processor.")  # fmt: skip
+        if model_args.channels_last and teacher.kind == "pytorch":
+            teacher.model.to(memory_format=torch.channels_last)
+        logger.info("Distilling from %s (%s views, weight %.2f)", training_args.distill_from, training_args.distill_tta, training_args.distill_alpha)
+
+    # 7. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
     #    warmup → plateau → cosine schedule, early stopping on validation loss.
     callbacks = []
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
@@ -230,13 +255,16 @@ def main(args=None):
         head_learning_rate=training_args.head_learning_rate,  # the optimiser: backbone and head learning rates,
         warmup_epochs=training_args.warmup_epochs,  # and the warmup → plateau → cosine schedule
         plateau_epochs=training_args.plateau_epochs,
+        teacher=teacher,
+        distill_alpha=training_args.distill_alpha,
+        distill_tta=training_args.distill_tta,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
 
     use_calm_progress(trainer)  # a bar with ETA and one line per evaluation, not raw log dicts
 
-    # 7. Train, resuming from the latest checkpoint in output_dir when asked.
+    # 8. Train, resuming from the latest checkpoint in output_dir when asked.
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "True", "true"):
         checkpoint = last_complete_checkpoint(training_args.output_dir)
@@ -247,7 +275,7 @@ def main(args=None):
         raise UserError(f"--resume_from_checkpoint {checkpoint} is not a directory; pass a checkpoint-* folder or 'last'.")
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
 
-    # 8. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
+    # 9. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
     trainer.save_model()
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
@@ -258,7 +286,7 @@ def main(args=None):
         resolved["training"]["push_to_hub"] = push_to_hub
         write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
 
-    # 9. Evaluate the kept model on the validation split (FER2013 PublicTest).
+    # 10. Evaluate the kept model on the validation split (FER2013 PublicTest).
     metrics = trainer.evaluate()
     trainer.save_metrics("eval", metrics)
     logger.info(
@@ -268,7 +296,7 @@ def main(args=None):
         training_args.output_dir,
     )
 
-    # 10. Push the model, its image processor, the full validation report and fer-hf's model card.
+    # 11. Push the model, its image processor, the full validation report and fer-hf's model card.
     if push_to_hub and trainer.is_world_process_zero():
         from ..evaluation import predict_dataset, write_evaluation
         from ..hub import assemble_upload_folder, push_folder
