@@ -34,7 +34,7 @@ def analyze_photo(recognizer: EmotionRecognizer, image: Optional[np.ndarray]):
 
     if image is None:
         return None, "Upload a photo or take one with the webcam.", None, [], None
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    bgr = to_bgr(image)
     faces = recognizer.predict(bgr, still=True)
     annotated = cv2.cvtColor(draw_faces(bgr.copy(), faces), cv2.COLOR_BGR2RGB)
     records = [face.to_dict() for face in faces]
@@ -42,6 +42,11 @@ def analyze_photo(recognizer: EmotionRecognizer, image: Optional[np.ndarray]):
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="faces-", delete=False) as f:
         json.dump(records, f, indent=2)
     return annotated, summary, (faces[0].probs if faces else None), records, f.name
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Gradio's RGB (or grayscale) image as the BGR that OpenCV and the recognizer take."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.ndim == 3 else cv2.COLOR_GRAY2BGR)
 
 
 def describe(faces) -> str:
@@ -63,7 +68,7 @@ def analyze_frame(recognizer: EmotionRecognizer, frame: Optional[np.ndarray], tr
     if frame is None:
         return None, "Start the webcam.", tracker
     tracker = tracker or FaceTracker()
-    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    bgr = to_bgr(frame)
     _, faces = recognizer.track(bgr, tracker)
     return cv2.cvtColor(draw_faces(bgr, faces), cv2.COLOR_BGR2RGB), describe(faces), tracker
 

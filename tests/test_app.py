@@ -110,6 +110,28 @@ def test_live_frames_are_tracked_and_smoothed():
     assert same is tracker and [t.track_id for t in tracker.tracks] == [0] and tracker.tracks[0].frames == 2
 
 
+def test_photo_tab_takes_color_and_grayscale_photos(tmp_path):
+    """The photo tab's handler: an RGB upload reaches the recognizer in OpenCV's BGR order, and the same photo in
+    grayscale is labelled too, with its faces in the JSON file offered for download."""
+    import json
+    import os
+
+    from fer_hf.app import analyze_photo, to_bgr
+    from fer_hf.recognizer import EmotionRecognizer
+
+    bgr = face_photo()
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    assert (to_bgr(rgb) == bgr).all() and to_bgr(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)).shape == bgr.shape
+    recognizer = EmotionRecognizer.from_pretrained(detector="haar")
+    assert analyze_photo(recognizer, None)[1] == "Upload a photo or take one with the webcam."
+    for photo in (rgb, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)):
+        annotated, result, probs, records, path = analyze_photo(recognizer, photo)
+        assert result.startswith("1 face: Happy") and annotated.shape == rgb.shape and len(probs) == 7
+        with open(path) as f:
+            assert json.load(f) == records and len(records) == 1
+        os.remove(path)
+
+
 def test_demo_command_applies_the_model_options(monkeypatch):
     pytest.importorskip("gradio")
     import fer_hf.app as app
