@@ -183,7 +183,7 @@ def test_is_hub_id_prefers_local_folders(tmp_path, monkeypatch):
     assert not is_hub_id("owner/typo")  # and a missing one inside a local folder is a mistyped path
 
 
-def test_card_lists_the_augmentations_and_stochastic_depth(fer_checkpoint, tmp_path):
+def test_card_lists_the_augmentations_stochastic_depth_and_teacher(fer_checkpoint, tmp_path):
     import shutil
 
     model_dir = shutil.copytree(fer_checkpoint, tmp_path / "model")
@@ -196,4 +196,11 @@ def test_card_lists_the_augmentations_and_stochastic_depth(fer_checkpoint, tmp_p
     for row in ("| learning_rate | 0.0005 |", "| metric_for_best_model | accuracy |", "| crop_scale_min | 0.8 |",
                 "| erasing_prob | 0.25 |", "| drop_path_rate | 0.1 |"):  # fmt: skip
         assert row in text, row
-    assert "hub_token" not in text and "| data |" not in text
+    assert "hub_token" not in text and "| data |" not in text and "distill" not in text  # no teacher, no rows
+    # A distilled model's card names its teacher and the teacher's share of the targets.
+    args = json.loads((model_dir / "fer_hf_args.json").read_text())
+    args["training"].update(distill_from="fer-hf/fer2013-cpu-small", distill_alpha=0.5, distill_tta="hflip+zoom")
+    (model_dir / "fer_hf_args.json").write_text(json.dumps(args))
+    text = create_model_card(str(model_dir)).text
+    for row in ("| distill_from | fer-hf/fer2013-cpu-small |", "| distill_alpha | 0.5 |", "| distill_tta | hflip+zoom |"):
+        assert row in text, row
