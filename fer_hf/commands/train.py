@@ -231,8 +231,9 @@ def main(args=None):
             student_pixels.height, student_pixels.width, student_pixels.mean, student_pixels.std):  # fmt: skip
             raise UserError(f"--distill_from {training_args.distill_from} takes {teacher.processor.height}x{teacher.processor.width} "
                             f"inputs normalised differently from the model being trained; distil from a model with the same image processor.")  # fmt: skip
-        if model_args.channels_last and teacher.kind == "pytorch":
-            teacher.model.to(memory_format=torch.channels_last)
+        if teacher.kind == "pytorch":  # on this process's device (its own GPU under torchrun), in the student's layout
+            teacher.device = str(training_args.device)
+            teacher.model.to(teacher.device, memory_format=torch.channels_last if model_args.channels_last else torch.preserve_format)
         logger.info("Distilling from %s (%s views, weight %.2f)", training_args.distill_from, training_args.distill_tta, training_args.distill_alpha)
 
     # 7. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
