@@ -42,7 +42,7 @@ demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	@echo "  annotated video $(DEMO_DIR)/faces_annotated.mp4, face log $(DEMO_DIR)/faces.jsonl, Hub folder $(DEMO_DIR)/hub-upload"
 
 test: install
-	$(RUN) pytest -n 2  # two workers (pytest-xdist): the suite is mostly single-threaded imports and subprocesses
+	$(RUN) pytest
 
 # Benchmarks print Markdown tables (BENCHMARKS.md holds the last ones, with their machine and command).
 bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
