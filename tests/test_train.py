@@ -110,25 +110,41 @@ def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
 
 
 def test_distillation_from_a_trained_model(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path):
-    """--distill_from: the student trains against a saved fer-hf model's probabilities; a teacher that takes other
-    inputs is refused in one line before training starts."""
-    from conftest import make_tiny_vit
-
+    """--distill_from: the student trains against a saved fer-hf model's probabilities; a weight or views it cannot
+    use is refused in one line (a teacher it cannot use: see the next test)."""
     out = tmp_path / "student"
     train.main(_args(synthetic_csv, tiny_vit, out, steps=2, extra=["--distill_from", fer_checkpoint, "--distill_alpha", "0.7",
                                                                   "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]))  # fmt: skip
     saved = json.loads((out / "fer_hf_args.json").read_text())
     assert saved["training"]["distill_from"] == fer_checkpoint and saved["training"]["distill_alpha"] == 0.7
     assert saved["training"]["distill_tta"] == "hflip+zoom"
+    with pytest.raises(UserError, match="--distill_alpha must be in"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--distill_from", fer_checkpoint, "--distill_alpha", "2"]))
+    with pytest.raises(UserError, match="Unknown --tta"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "d", extra=["--distill_from", fer_checkpoint, "--distill_tta", "five"]))
+
+
+def test_wrong_flags_fail_before_the_data_is_read(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path, monkeypatch):
+    """A teacher, a model or a checkpoint that cannot be used is refused before FER2013 is parsed (seconds, not the
+    data set's parse and decode)."""
+    from conftest import make_tiny_vit
+    from fer_hf.commands import train as train_command
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the flags were checked")
+
+    monkeypatch.setattr(train_command, "load_fer2013", no_data)
     other_size = make_tiny_vit(tmp_path / "teacher-48", image_size=48, with_labels=True)
     with pytest.raises(UserError, match="takes 48x48 inputs normalised differently"):
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "a", extra=["--distill_from", other_size]))
     with pytest.raises(UserError, match="does not exist. Pass --distill_from"):
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "b", extra=["--distill_from", str(tmp_path / "missing")]))
-    with pytest.raises(UserError, match="--distill_alpha must be in"):
-        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--distill_from", fer_checkpoint, "--distill_alpha", "2"]))
-    with pytest.raises(UserError, match="Unknown --tta"):
-        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "d", extra=["--distill_from", fer_checkpoint, "--distill_tta", "five"]))
+    with pytest.raises(UserError, match="no complete checkpoint-\\* folder"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--resume_from_checkpoint", "last"]))
+    with pytest.raises(UserError, match="--model_name_or_path"):
+        train.main(_args(synthetic_csv, str(tmp_path / "no-model"), tmp_path / "d", extra=["--train_from_scratch", "true"]))
+    with pytest.raises(AssertionError, match="the data was read"):  # with every flag right, the data comes next
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "e", extra=["--distill_from", fer_checkpoint]))
 
 
 def test_unknown_preset_lists_the_known_ones(tmp_path):

@@ -169,7 +169,7 @@ def main(args=None):
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
 
     # The Hub token stays in memory: Trainer would pickle it into training_args.bin, and its own push would upload
-    # that file. fer-hf pushes through fer_hf.hub instead (step 11), which uploads a list of known files.
+    # that file. fer-hf pushes through fer_hf.hub instead (step 10), which uploads a list of known files.
     hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
     training_args.hub_token, training_args.push_to_hub = None, False
     if push_to_hub:
@@ -183,14 +183,18 @@ def main(args=None):
     logger.info("Training on %s with %s", data_args.data, model_args.model_name_or_path)
     set_seed(training_args.seed)
 
-    # 3. Data: FER2013 as a DatasetDict of train / validation / test.
-    #    In a multi-process run the main process parses and caches the data first; the others then read its cache.
-    with training_args.main_process_first(desc="loading FER2013"):
-        dataset = load_fer2013(data_args.data, data_args.skip_malformed_rows, data_args.data_cache_dir)
-    train_dataset = take_first(require_split(dataset, "train", data_args.data), data_args.max_train_samples)
-    eval_dataset = take_first(require_split(dataset, "validation", data_args.data), data_args.max_eval_samples)
+    # 3. Everything that can be checked before the data is parsed, so a wrong flag costs seconds: the checkpoint to
+    #    resume from, the model, its image processor and the teacher.
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint in ("last", "True", "true"):
+        checkpoint = last_complete_checkpoint(training_args.output_dir)
+        if checkpoint is None:
+            raise UserError(f"--resume_from_checkpoint: no complete checkpoint-* folder in {training_args.output_dir}.")
+        logger.info("Resuming from %s", checkpoint)
+    elif checkpoint is not None and not os.path.isdir(checkpoint):
+        raise UserError(f"--resume_from_checkpoint {checkpoint} is not a directory; pass a checkpoint-* folder or 'last'.")
 
-    # 4. Model and image processor; FER2013's id2label goes into the config.
+    #    The model and image processor; FER2013's id2label goes into the config.
     model = create_model(
         model_args.model_name_or_path,
         classifier_dropout=model_args.classifier_dropout,
@@ -208,6 +212,27 @@ def main(args=None):
         model.num_parameters(only_trainable=True) / 1e6,
     )
 
+    #    A teacher to distil from, if any: it sees the student's own inputs, so it must take the same size and pixels.
+    teacher = None
+    if training_args.distill_from:
+        teacher = load_classifier(training_args.distill_from, flag="--distill_from")  # a checkpoint or an ONNX export
+        student_pixels = ProcessorConfig.from_image_processor(image_processor)
+        if (teacher.processor.height, teacher.processor.width, teacher.processor.mean, teacher.processor.std) != (
+            student_pixels.height, student_pixels.width, student_pixels.mean, student_pixels.std):  # fmt: skip
+            raise UserError(f"--distill_from {training_args.distill_from} takes {teacher.processor.height}x{teacher.processor.width} "
+                            f"inputs normalised differently from the model being trained; distil from a model with the same image processor.")  # fmt: skip
+        if teacher.kind == "pytorch":  # on this process's device (its own GPU under torchrun), in the student's layout
+            teacher.device = str(training_args.device)
+            teacher.model.to(teacher.device, memory_format=torch.channels_last if model_args.channels_last else torch.preserve_format)
+        logger.info("Distilling from %s (%s views, weight %.2f)", training_args.distill_from, training_args.distill_tta, training_args.distill_alpha)
+
+    # 4. Data: FER2013 as a DatasetDict of train / validation / test.
+    #    In a multi-process run the main process parses and caches the data first; the others then read its cache.
+    with training_args.main_process_first(desc="loading FER2013"):
+        dataset = load_fer2013(data_args.data, data_args.skip_malformed_rows, data_args.data_cache_dir)
+    train_dataset = take_first(require_split(dataset, "train", data_args.data), data_args.max_train_samples)
+    eval_dataset = take_first(require_split(dataset, "validation", data_args.data), data_args.max_eval_samples)
+
     # 5. On-the-fly transforms: augmentation for training only (labels read first, for the sampler). Images are
     #    decoded to raw grayscale once (cached by `datasets`), so a batch reaches the transform as one buffer.
     train_labels = train_dataset.with_format("numpy")["label"][:]
@@ -222,21 +247,7 @@ def main(args=None):
                                              generator=batch_seeds.generator))  # fmt: skip
     eval_dataset.set_transform(FERTransform(image_processor, train=False))
 
-    # 6. A teacher to distil from, if any: it sees the student's own inputs, so it must take the same size and pixels.
-    teacher = None
-    if training_args.distill_from:
-        teacher = load_classifier(training_args.distill_from, flag="--distill_from")  # a checkpoint or an ONNX export
-        student_pixels = ProcessorConfig.from_image_processor(image_processor)
-        if (teacher.processor.height, teacher.processor.width, teacher.processor.mean, teacher.processor.std) != (
-            student_pixels.height, student_pixels.width, student_pixels.mean, student_pixels.std):  # fmt: skip
-            raise UserError(f"--distill_from {training_args.distill_from} takes {teacher.processor.height}x{teacher.processor.width} "
-                            f"inputs normalised differently from the model being trained; distil from a model with the same image processor.")  # fmt: skip
-        if teacher.kind == "pytorch":  # on this process's device (its own GPU under torchrun), in the student's layout
-            teacher.device = str(training_args.device)
-            teacher.model.to(teacher.device, memory_format=torch.channels_last if model_args.channels_last else torch.preserve_format)
-        logger.info("Distilling from %s (%s views, weight %.2f)", training_args.distill_from, training_args.distill_tta, training_args.distill_alpha)
-
-    # 7. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
+    # 6. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
     #    warmup → plateau → cosine schedule, early stopping on validation loss.
     callbacks = []
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
@@ -265,18 +276,10 @@ def main(args=None):
 
     use_calm_progress(trainer)  # a bar with ETA and one line per evaluation, not raw log dicts
 
-    # 8. Train, resuming from the latest checkpoint in output_dir when asked.
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint in ("last", "True", "true"):
-        checkpoint = last_complete_checkpoint(training_args.output_dir)
-        if checkpoint is None:
-            raise UserError(f"--resume_from_checkpoint: no complete checkpoint-* folder in {training_args.output_dir}.")
-        logger.info("Resuming from %s", checkpoint)
-    elif checkpoint is not None and not os.path.isdir(checkpoint):
-        raise UserError(f"--resume_from_checkpoint {checkpoint} is not a directory; pass a checkpoint-* folder or 'last'.")
+    # 7. Train, from the checkpoint resolved in step 3 when resuming.
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
 
-    # 9. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
+    # 8. Save the (best) model, its image processor, the resolved arguments, metrics and trainer state.
     trainer.save_model()
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
@@ -287,7 +290,7 @@ def main(args=None):
         resolved["training"]["push_to_hub"] = push_to_hub
         write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
 
-    # 10. Evaluate the kept model on the validation split (FER2013 PublicTest).
+    # 9. Evaluate the kept model on the validation split (FER2013 PublicTest).
     metrics = trainer.evaluate()
     trainer.save_metrics("eval", metrics)
     logger.info(
@@ -297,7 +300,7 @@ def main(args=None):
         training_args.output_dir,
     )
 
-    # 11. Push the model, its image processor, the full validation report and fer-hf's model card.
+    # 10. Push the model, its image processor, the full validation report and fer-hf's model card.
     if push_to_hub and trainer.is_world_process_zero():
         from ..evaluation import predict_dataset, write_evaluation
         from ..hub import assemble_upload_folder, push_folder
