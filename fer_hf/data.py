@@ -67,17 +67,13 @@ def load_fer2013(
     Returns:
         A `DatasetDict` holding those of `train` / `validation` / `test` that have rows.
     """
+    check_data_source(source)
     path = Path(source).expanduser()
     if path.is_file():
         build = _read_csv
     elif path.is_dir() and _looks_like_image_folder(path):
         build = _read_image_folder
-    elif path.is_dir() or _looks_like_path(source):
-        if not path.exists():
-            raise UserError(
-                f"Data path '{source}' does not exist. Pass --data with a FER2013 CSV (fer2013.csv[.gz]), "
-                "an image-folder root with train/ and test/, or a Hub dataset id."
-            )
+    elif path.is_dir():
         return _read_hub_dataset(str(path))
     else:
         return _read_hub_dataset(source)
@@ -92,6 +88,16 @@ def load_fer2013(
     _save_cache(dataset, cache_path)
     # Reload so the returned splits are memory-mapped from the cache rather than held in RAM.
     return datasets.load_from_disk(str(cache_path))
+
+
+def check_data_source(source: str) -> None:
+    """Refuse, in one line and before anything slow, a data source that names a local path that does not exist
+    (anything else is read, and checked, by `load_fer2013`)."""
+    if not Path(source).expanduser().exists() and _looks_like_path(source):
+        raise UserError(
+            f"Data path '{source}' does not exist. Pass --data with a FER2013 CSV (fer2013.csv[.gz]), "
+            "an image-folder root with train/ and test/, or a Hub dataset id."
+        )
 
 
 def _save_cache(dataset: DatasetDict, cache_path: Path) -> None:

@@ -19,7 +19,7 @@ from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
 from ..allocator import keep_freed_memory
 from ..cli import UserError, parse_args, preset_relative, run, run_record, setup_logging, utc_now
-from ..data import decode_images, load_fer2013, require_split, take_first
+from ..data import check_data_source, decode_images, load_fer2013, require_split, take_first
 from ..inference import check_tta, load_classifier
 from ..labels import NUM_LABELS
 from ..metrics import compute_metrics
@@ -183,8 +183,9 @@ def main(args=None):
     logger.info("Training on %s with %s", data_args.data, model_args.model_name_or_path)
     set_seed(training_args.seed)
 
-    # 3. Everything that can be checked before the data is parsed, so a wrong flag costs seconds: the checkpoint to
-    #    resume from, the model, its image processor and the teacher.
+    # 3. Everything that can be checked before the data is parsed, so a wrong flag costs seconds: the data path, the
+    #    checkpoint to resume from, the model, its image processor and the teacher.
+    check_data_source(data_args.data)
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "True", "true"):
         checkpoint = last_complete_checkpoint(training_args.output_dir)
