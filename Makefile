@@ -52,10 +52,12 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	$(RUN) python realtime.py --benchmark  # the shipped model, else the demo's (fer_hf.recognizer.default_model_dir)
 
 # The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
+# TRAIN_ARGS go to train.py: TRAIN_ARGS="--resume_from_checkpoint last" continues a killed run where it stopped.
 CPU_DIR := outputs/cpu-small
+TRAIN_ARGS ?=
 cpu-model: install
 	@test -f "$(DATA)" -a "$(DATA)" != "$(SYNTHETIC)" || { echo "pass DATA=path/to/fer2013.csv"; exit 2; }
-	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true
+	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true $(TRAIN_ARGS)
 	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true --overwrite true
 	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation --overwrite true
 	$(RUN) python -m fer_hf.hub --model_dir $(CPU_DIR) --export_dir $(CPU_DIR)-export --eval_dir $(CPU_DIR)/eval-validation \
