@@ -26,7 +26,7 @@ $(SYNTHETIC): fer_hf/demo/synthetic.py | .venv/.installed
 
 demo: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	@echo "== 1/5 train: tiny ViT from scratch on $(DATA)"
-	$(RUN) python train.py --preset demo --data $(DATA) --output_dir $(DEMO_DIR)/model
+	$(RUN) python train.py --preset demo --data $(DATA) --output_dir $(DEMO_DIR)/model --overwrite_output_dir true
 	@echo "== 2/5 evaluate on the validation split"
 	$(RUN) python evaluate_model.py --model_dir $(DEMO_DIR)/model --data $(DATA) --split validation --output_dir $(DEMO_DIR)/eval --overwrite true
 	@echo "== 3/5 export to ONNX fp32 + int8 and verify"
@@ -52,7 +52,7 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 	$(RUN) python realtime.py --benchmark  # the shipped model, else the demo's (fer_hf.recognizer.default_model_dir)
 
 # The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
-# TRAIN_ARGS go to train.py: TRAIN_ARGS="--resume_from_checkpoint last" continues a killed run where it stopped.
+# TRAIN_ARGS go to train.py: "--resume_from_checkpoint last" continues a killed run, "--overwrite_output_dir true" starts again.
 CPU_DIR := outputs/cpu-small
 TRAIN_ARGS ?=
 cpu-model: install

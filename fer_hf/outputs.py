@@ -32,7 +32,8 @@ def _temp_sibling(path: Path, is_dir: bool) -> Path:
     return Path(name)
 
 
-def check_output_dir(path, overwrite: bool = False, inputs: Iterable = (), flag: str = "--output_dir") -> Path:
+def check_output_dir(path, overwrite: bool = False, inputs: Iterable = (), flag: str = "--output_dir",
+                     overwrite_flag: str = "--overwrite") -> Path:  # fmt: skip
     """Refuse, before any work, an output folder that would destroy something.
 
     Args:
@@ -40,6 +41,7 @@ def check_output_dir(path, overwrite: bool = False, inputs: Iterable = (), flag:
         overwrite: The user's `--overwrite`: an existing non-empty folder may be replaced.
         inputs: Paths the command reads; the output may be neither one of them nor hold one of them.
         flag: The flag that names the folder, for the message.
+        overwrite_flag: The flag that allows replacing it, for the message.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -55,7 +57,7 @@ def check_output_dir(path, overwrite: bool = False, inputs: Iterable = (), flag:
         if parent.exists() and not parent.is_dir():
             raise UserError(f"{flag} {path}: {parent} is a file, not a folder; choose another output path.")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise UserError(f"{flag} {path} already holds files; pass --overwrite to replace it, or choose a new folder.")
+        raise UserError(f"{flag} {path} already holds files; pass {overwrite_flag} to replace it, or choose a new folder.")
     return path
 
 

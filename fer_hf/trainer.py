@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import shutil
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -36,9 +37,10 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, get_wsd_schedule
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, seed_worker
 
+from .errors import UserError
 from .mixup import soft_target_cross_entropy
 from .modeling import create_param_groups
-from .outputs import write_json
+from .outputs import check_output_dir, write_json
 from .sampling import BatchSeeds, SeededBatchSampler, SeededShuffleSampler, create_class_balanced_sampler
 
 
@@ -209,13 +211,39 @@ class FERTrainer(Trainer):
         card.save(os.path.join(self.args.output_dir, "README.md"))
 
 
+def checkpoint_folders(output_dir: str) -> list:
+    """The `checkpoint-N` folders in `output_dir`, newest (highest N) first."""
+    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+    found = ((int(m.group(1)), p) for p in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.is_dir() and (m := pattern.match(p.name)))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def prepare_output_dir(output_dir: str, resuming: bool, overwrite: bool, inputs: Sequence, is_main: bool) -> None:
+    """Check train.py's `--output_dir` before any work, as every fer-hf command checks its output folder.
+
+    A new run does not write into a folder that already holds files unless `--overwrite_output_dir` says so: another
+    run's checkpoints there would take the new ones' places in Trainer's rotation (it keeps the highest steps) and in
+    `--resume_from_checkpoint last`. With `--overwrite_output_dir` that run's `checkpoint-N` folders are removed (by the
+    main process) and nothing else. The folder may never be, or hold, one of the run's inputs.
+    """
+    check_output_dir(output_dir, True, inputs)  # a file, or one of the run's inputs: refused always
+    old = checkpoint_folders(output_dir)
+    if not (resuming or overwrite):
+        if old:
+            raise UserError(f"--output_dir {output_dir} holds an earlier run's checkpoints ({old[0].name}); continue it with "
+                            "--resume_from_checkpoint last, start again with --overwrite_output_dir true, or choose a new folder.")  # fmt: skip
+        check_output_dir(output_dir, False, (), "--output_dir", "--overwrite_output_dir true")
+    if old and not resuming and is_main:
+        for folder in old:
+            shutil.rmtree(folder)
+        logger.info("Removed %d checkpoint folders of an earlier run from %s (--overwrite_output_dir).", len(old), output_dir)
+
+
 def last_complete_checkpoint(output_dir: str) -> Optional[str]:
     """The newest `checkpoint-N` folder that was written whole (its `fer_hf_checkpoint.json` is there and says N);
     incomplete ones, from a run killed while saving, are skipped with a note."""
-    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
-    folders = sorted(((int(m.group(1)), p) for p in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*")
-                      if p.is_dir() and (m := pattern.match(p.name))), reverse=True)  # fmt: skip
-    for step, folder in folders:
+    for folder in checkpoint_folders(output_dir):
+        step = int(folder.name.rsplit("-", 1)[1])
         try:
             marker = json.loads((folder / CHECKPOINT_MARKER).read_text())
         except (OSError, ValueError):

@@ -147,6 +147,32 @@ def test_wrong_flags_fail_before_the_data_is_read(synthetic_csv, tiny_vit, fer_c
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "e", extra=["--distill_from", fer_checkpoint]))
 
 
+def test_a_new_run_never_mixes_with_or_replaces_an_earlier_one(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path):
+    """A new run into a folder that holds another run's checkpoints is refused (they would outrank its own in Trainer's
+    rotation and in --resume_from_checkpoint last); --overwrite_output_dir true starts again there, removing only them;
+    the model being fine-tuned is never the output."""
+    from fer_hf.trainer import last_complete_checkpoint
+
+    out = tmp_path / "run"
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=6, extra=["--load_best_model_at_end", "false"]))
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(UserError, match=r"holds an earlier run's checkpoints \(checkpoint-6\); continue it with --resume_from_checkpoint last"):
+        train.main(_args(synthetic_csv, tiny_vit, out, steps=2))
+    assert sorted(p.name for p in out.iterdir()) == before  # refused before anything was written or removed
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=2, extra=["--save_steps", "1", "--eval_steps", "1", "--overwrite_output_dir", "true"]))
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    assert last_complete_checkpoint(str(out)) == str(out / "checkpoint-2")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("keep")
+    with pytest.raises(UserError, match="already holds files; pass --overwrite_output_dir true"):
+        train.main(_args(synthetic_csv, tiny_vit, notes))
+    for overwrite in ("false", "true"):
+        with pytest.raises(UserError, match="would replace the input"):
+            train.main(_args(synthetic_csv, fer_checkpoint, fer_checkpoint, extra=["--overwrite_output_dir", overwrite]))
+    assert (notes / "mine.txt").read_text() == "keep"
+
+
 def test_unknown_preset_lists_the_known_ones(tmp_path):
     with pytest.raises(UserError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, demo"):
         train.main(["--preset", "gpu-huge", "--output_dir", str(tmp_path)])

@@ -30,7 +30,7 @@ from ..outputs import write_json
 from ..preprocess import ProcessorConfig
 from ..progress import use_calm_progress
 from ..sampling import BatchSeeds
-from ..trainer import FERTrainer, last_complete_checkpoint
+from ..trainer import FERTrainer, last_complete_checkpoint, prepare_output_dir
 from ..transforms import FERTransform, collate
 
 
@@ -184,8 +184,10 @@ def main(args=None):
     set_seed(training_args.seed)
 
     # 3. Everything that can be checked before the data is parsed, so a wrong flag costs seconds: the data path, the
-    #    checkpoint to resume from, the model, its image processor and the teacher.
+    #    output folder, the checkpoint to resume from, the model, its image processor and the teacher.
     check_data_source(data_args.data)
+    prepare_output_dir(training_args.output_dir, training_args.resume_from_checkpoint is not None, training_args.overwrite_output_dir,
+                       inputs=[model_args.model_name_or_path, data_args.data, training_args.distill_from], is_main=training_args.should_save)  # fmt: skip
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "True", "true"):
         checkpoint = last_complete_checkpoint(training_args.output_dir)
