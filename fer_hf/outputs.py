@@ -53,9 +53,9 @@ def check_output_dir(path, overwrite: bool = False, inputs: Iterable = (), flag:
         source = Path(given).resolve()
         if source == target or target in source.parents:
             raise UserError(f"{flag} {path} would replace the input {given}; choose a new folder for the output.")
-    for parent in target.parents:
-        if parent.exists() and not parent.is_dir():
-            raise UserError(f"{flag} {path}: {parent} is a file, not a folder; choose another output path.")
+    _check_can_write_in(path.parent if str(path.parent) else Path("."), path, flag)  # where it, or its temporary sibling, is made
+    if path.is_dir():
+        _check_can_write_in(path, path, flag)
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise UserError(f"{flag} {path} already holds files; pass {overwrite_flag} to replace it, or choose a new folder.")
     return path
@@ -130,18 +130,22 @@ def check_writable_file(path, flag: str, suffixes: Optional[Iterable[str]] = Non
         raise UserError(f"{flag} {path} is a folder; pass a file name.")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise UserError(f"{flag} {path}: unknown file type '{path.suffix}'; use one of {', '.join(sorted(suffixes))}.")
-    parent = path.parent if str(path.parent) else Path(".")
-    for folder in [parent, *parent.parents]:
-        if folder.exists():
-            if not folder.is_dir():
-                raise UserError(f"{flag} {path}: {folder} is a file, not a folder; choose another path.")
+    _check_can_write_in(path.parent if str(path.parent) else Path("."), path, flag)
+    return path
+
+
+def _check_can_write_in(folder: Path, path: Path, flag: str) -> None:
+    """The nearest existing one of `folder` and its parents (where `path` will be made) is a folder one can write in."""
+    for existing in [folder, *folder.parents]:
+        if existing.exists():
+            if not existing.is_dir():
+                raise UserError(f"{flag} {path}: {existing} is a file, not a folder; choose another path.")
             try:  # a real probe: os.access says yes to root in /proc, where no file can be made
-                with tempfile.TemporaryFile(dir=folder):
+                with tempfile.TemporaryFile(dir=existing):
                     pass
             except OSError:
-                raise UserError(f"{flag} {path}: cannot write in {folder}; choose a writable folder.") from None
-            break
-    return path
+                raise UserError(f"{flag} {path}: cannot write in {existing}; choose a writable folder.") from None
+            return
 
 
 def sha256_file(path) -> str:

@@ -339,7 +339,7 @@ def test_bad_data_files_end_in_one_line(tmp_path, caplog):
         load_fer2013("nobody/no-such-fer")  # offline Hub
 
 
-def test_bad_output_paths_end_in_one_line(tmp_path, fer_exports):
+def test_bad_output_paths_end_in_one_line(tmp_path, fer_exports, fer_checkpoint):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     cases = [
@@ -351,6 +351,12 @@ def test_bad_output_paths_end_in_one_line(tmp_path, fer_exports):
     for flags, message in cases:
         with pytest.raises(UserError, match=message):
             realtime.main(["--source", "0", "--model", fer_exports[0], "--no-display", *flags])
+    # Output folders too, before any work: an export into /proc or under a file, a training run into /proc.
+    for out, message in (("/proc/fer-hf-export", "cannot write in /proc"), (str(a_file / "export"), "is a file, not a folder")):
+        with pytest.raises(UserError, match=message):
+            export.main(["--model_dir", fer_checkpoint, "--output_dir", out])
+    with pytest.raises(UserError, match="--output_dir /proc/fer-hf-run: cannot write in /proc"):
+        train.main(["--data", str(a_file), "--output_dir", "/proc/fer-hf-run"])
     # Upper-case suffixes are understood: --log x.CSV writes CSV, not JSON lines.
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), cv2.cvtColor(np.full((120, 120), 128, np.uint8), cv2.COLOR_GRAY2BGR))
