@@ -236,7 +236,7 @@ def prepare_output_dir(output_dir: str, resuming: bool, overwrite: bool, inputs:
     if old and not resuming and is_main:
         for folder in old:
             shutil.rmtree(folder)
-        logger.info("Removed %d checkpoint folders of an earlier run from %s (--overwrite_output_dir).", len(old), output_dir)
+        logger.info("Removed the earlier run's %s from %s (--overwrite_output_dir).", ", ".join(f.name for f in old), output_dir)
 
 
 def last_complete_checkpoint(output_dir: str) -> Optional[str]:
