@@ -53,9 +53,9 @@ def check_output_dir(path, overwrite: bool = False, inputs: Iterable = (), flag:
         source = Path(given).resolve()
         if source == target or target in source.parents:
             raise UserError(f"{flag} {path} would replace the input {given}; choose a new folder for the output.")
-    _check_can_write_in(path.parent if str(path.parent) else Path("."), path, flag)  # where it, or its temporary sibling, is made
+    _check_can_write_in(path.parent, path, flag)  # where it, or its temporary sibling, is made
     if path.is_dir():
-        _check_can_write_in(path, path, flag)
+        _check_can_write_in(path, path, flag)  # train.py writes inside it
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise UserError(f"{flag} {path} already holds files; pass {overwrite_flag} to replace it, or choose a new folder.")
     return path
@@ -130,7 +130,7 @@ def check_writable_file(path, flag: str, suffixes: Optional[Iterable[str]] = Non
         raise UserError(f"{flag} {path} is a folder; pass a file name.")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise UserError(f"{flag} {path}: unknown file type '{path.suffix}'; use one of {', '.join(sorted(suffixes))}.")
-    _check_can_write_in(path.parent if str(path.parent) else Path("."), path, flag)
+    _check_can_write_in(path.parent, path, flag)
     return path
 
 
