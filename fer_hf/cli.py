@@ -106,18 +106,35 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_record(script: str, args: Sequence[str], started: str, finished: str, seed: Optional[int] = None) -> dict:
-    """What a result needs to be reproduced and judged: the command, seed, UTC start and end, wall time, machine."""
+def _seconds_between(started: str, finished: str) -> int:
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    wall = datetime.strptime(finished, fmt) - datetime.strptime(started, fmt)
-    return {
+    return int((datetime.strptime(finished, fmt) - datetime.strptime(started, fmt)).total_seconds())
+
+
+def run_record(script: str, args: Sequence[str], started: str, finished: str, seed: Optional[int] = None,
+               resumed_from: Optional[str] = None, earlier_sessions: Optional[Sequence[dict]] = ()) -> dict:
+    """What a result needs to be reproduced and judged: the command, seed, UTC start and end, wall time, machine.
+
+    A run resumed from a checkpoint (`resumed_from`) also lists the sessions before this one (each from its start to
+    its last checkpoint, the work it did after that being done again here) and adds them up in
+    `total_wall_seconds`; `earlier_sessions` None: unknown (a checkpoint that did not record them), and so is the total.
+    """
+    wall = _seconds_between(started, finished)
+    record = {
         "command": shlex.join(["python", script, *redact_args(args)]),
         "seed": seed,
         "started_utc": started,
         "finished_utc": finished,
-        "wall_seconds": int(wall.total_seconds()),
+        "wall_seconds": wall,
         "machine": machine_description(),
     }
+    if resumed_from is not None:
+        earlier = None if earlier_sessions is None else [
+            {**session, "wall_seconds": _seconds_between(session["started_utc"], session["saved_utc"])} for session in earlier_sessions]  # fmt: skip
+        record.update(resumed_from=resumed_from, earlier_sessions=earlier)
+    earlier = record.get("earlier_sessions", [])
+    record["total_wall_seconds"] = None if earlier is None else wall + sum(session["wall_seconds"] for session in earlier)
+    return record
 
 
 SECRET_MARK = "<redacted>"

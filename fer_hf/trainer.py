@@ -16,8 +16,9 @@ The hooks that change:
   over test-time views (knowledge distillation at temperature 1: cross-entropy against the blend is
   `(1 - alpha) * CE(targets) + alpha * CE(teacher)`, the KL term of Hinton et al. up to a constant);
 - `_save_checkpoint` writes `fer_hf_checkpoint.json` last: the running loss sum (Trainer keeps it in memory only,
-  so a resumed run reported a wrong `train_loss`) and the mark that the checkpoint is complete
-  (`last_complete_checkpoint`).
+  so a resumed run reported a wrong `train_loss`), the sessions that trained up to this checkpoint (start, save time
+  and machine of each, so the run record of a run resumed across kills or machines adds up all of its time), and the
+  mark that the checkpoint is complete (`last_complete_checkpoint`).
 `create_model_card` writes fer-hf's card (results read from `eval/metrics.json`) for `push_to_hub`.
 """
 
@@ -37,6 +38,7 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, get_wsd_schedule
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, seed_worker
 
+from .cli import machine_description, utc_now
 from .errors import UserError
 from .mixup import soft_target_cross_entropy
 from .modeling import create_param_groups
@@ -64,6 +66,9 @@ class FERTrainer(Trainer):
         teacher: A fixed classifier (`fer_hf.inference.EmotionClassifier`) to distil from; None: no distillation.
         distill_alpha: Weight of the teacher's probabilities in the training targets (1: the teacher's alone).
         distill_tta: The teacher's test-time views of each training batch (`fer_hf.inference.TTA_MODES`).
+        started_utc: When this session of the run started (`fer_hf.cli.utc_now`), for the checkpoints' session list.
+        earlier_sessions: The sessions before this one, from the checkpoint this one resumes (`checkpoint_sessions`);
+            None: unknown (a checkpoint that did not record them), and so they stay in this run's checkpoints.
         **kwargs: Passed to `transformers.Trainer`.
     """
 
@@ -71,7 +76,8 @@ class FERTrainer(Trainer):
                  train_data_collator: Optional[Callable] = None, batch_seeds: Optional[BatchSeeds] = None,
                  head_learning_rate: Optional[float] = None,
                  warmup_epochs: float = 0.0, plateau_epochs: float = 0.0, teacher=None, distill_alpha: float = 0.5,
-                 distill_tta: str = "none", **kwargs):  # fmt: skip
+                 distill_tta: str = "none", started_utc: Optional[str] = None, earlier_sessions: Optional[Sequence[dict]] = (),
+                 **kwargs):  # fmt: skip
         super().__init__(*args, **kwargs)
         self.train_labels = train_labels
         self.balance_power = balance_power
@@ -80,6 +86,9 @@ class FERTrainer(Trainer):
         self.head_learning_rate = head_learning_rate if head_learning_rate is not None else self.args.learning_rate
         self.warmup_epochs, self.plateau_epochs = warmup_epochs, plateau_epochs
         self.teacher, self.distill_alpha, self.distill_tta = teacher, distill_alpha, distill_tta
+        self.started_utc = started_utc or utc_now()
+        self.earlier_sessions = None if earlier_sessions is None else list(earlier_sessions)
+        self._machine = machine_description()
         # compute_loss returns a batch mean, so let Trainer divide by the gradient-accumulation steps.
         self.model_accepts_loss_kwargs = False
         self._pending_loss = None
@@ -168,7 +177,9 @@ class FERTrainer(Trainer):
             return
         total = self._total_loss_scalar + (self._pending_loss.item() if self._pending_loss is not None else 0.0)
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        write_json(folder / CHECKPOINT_MARKER, {"global_step": self.state.global_step, "total_loss": total})
+        session = {"started_utc": self.started_utc, "saved_utc": utc_now(), "machine": self._machine}
+        write_json(folder / CHECKPOINT_MARKER, {"global_step": self.state.global_step, "total_loss": total,
+                                                "sessions": None if self.earlier_sessions is None else [*self.earlier_sessions, session]})  # fmt: skip
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         self._resume_checkpoint = resume_from_checkpoint if isinstance(resume_from_checkpoint, str) else None
@@ -237,6 +248,16 @@ def prepare_output_dir(output_dir: str, resuming: bool, overwrite: bool, inputs:
         for folder in old:
             shutil.rmtree(folder)
         logger.info("Removed the earlier run's %s from %s (--overwrite_output_dir).", ", ".join(f.name for f in old), output_dir)
+
+
+def checkpoint_sessions(checkpoint: str) -> Optional[list]:
+    """The sessions that trained a run up to `checkpoint` (`started_utc`, `saved_utc`, `machine` each), oldest first;
+    None for a checkpoint written before fer-hf recorded them."""
+    try:
+        sessions = json.loads((Path(checkpoint) / CHECKPOINT_MARKER).read_text()).get("sessions")
+    except (OSError, ValueError):
+        return None
+    return sessions if isinstance(sessions, list) else None
 
 
 def last_complete_checkpoint(output_dir: str) -> Optional[str]:

@@ -9,6 +9,7 @@ import evaluate_model
 import train
 from fer_hf.data import write_fer_csv
 from fer_hf.errors import UserError
+from fer_hf.hub import create_model_card
 from fer_hf.labels import ID2LABEL
 
 
@@ -53,6 +54,15 @@ def test_resume_continues_at_the_saved_step(synthetic_csv, tiny_vit, tmp_path):
     assert state["global_step"] == 6
     steps_logged = [entry["step"] for entry in state["log_history"] if "loss" in entry]
     assert steps_logged == [1, 2, 3, 4, 5, 6]  # steps 1-3 come from the checkpoint, 4-6 from the resumed run
+    # The run record and the card add up both sessions: the first until its checkpoint-3, then this one.
+    first = json.loads((out / "checkpoint-3" / "fer_hf_checkpoint.json").read_text())["sessions"]
+    both = json.loads((out / "checkpoint-6" / "fer_hf_checkpoint.json").read_text())["sessions"]
+    record = json.loads((out / "fer_hf_args.json").read_text())["run"]
+    assert len(first) == 1 and both[0] == first[0] and both[1]["started_utc"] == record["started_utc"]
+    assert record["resumed_from"] == "checkpoint-3" and [s["started_utc"] for s in record["earlier_sessions"]] == [first[0]["started_utc"]]
+    assert record["total_wall_seconds"] == record["wall_seconds"] + record["earlier_sessions"][0]["wall_seconds"]
+    card = create_model_card(str(out)).text
+    assert "resumed from `checkpoint-3`" in card and f"{first[0]['started_utc']} → {first[0]['saved_utc']}" in card and "min wall in all" in card
 
 
 def test_json_config_with_flag_overrides(synthetic_csv, tiny_vit, tmp_path):

@@ -30,7 +30,7 @@ from ..outputs import write_json
 from ..preprocess import ProcessorConfig
 from ..progress import use_calm_progress
 from ..sampling import BatchSeeds
-from ..trainer import FERTrainer, last_complete_checkpoint, prepare_output_dir
+from ..trainer import FERTrainer, checkpoint_sessions, last_complete_checkpoint, prepare_output_dir
 from ..transforms import FERTransform, collate
 
 
@@ -196,6 +196,7 @@ def main(args=None):
         logger.info("Resuming from %s", checkpoint)
     elif checkpoint is not None and not os.path.isdir(checkpoint):
         raise UserError(f"--resume_from_checkpoint {checkpoint} is not a directory; pass a checkpoint-* folder or 'last'.")
+    earlier_sessions = checkpoint_sessions(checkpoint) if checkpoint else []  # for the run record: all of its time
 
     #    The model and image processor; FER2013's id2label goes into the config.
     model = create_model(
@@ -273,6 +274,8 @@ def main(args=None):
         teacher=teacher,
         distill_alpha=training_args.distill_alpha,
         distill_tta=training_args.distill_tta,
+        started_utc=started,
+        earlier_sessions=earlier_sessions,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
@@ -289,7 +292,8 @@ def main(args=None):
     if trainer.is_world_process_zero():
         resolved = {"model": {key: preset_relative(value) for key, value in asdict(model_args).items()}, "data": asdict(data_args), "training": training_args.to_dict(),
                     "dataset": {"train_rows": len(train_dataset), "validation_rows": len(eval_dataset)},
-                    "run": run_record("train.py", argv, started, utc_now(), training_args.seed)}  # fmt: skip
+                    "run": run_record("train.py", argv, started, utc_now(), training_args.seed,
+                                      os.path.basename(os.path.normpath(checkpoint)) if checkpoint else None, earlier_sessions)}  # fmt: skip
         resolved["training"]["push_to_hub"] = push_to_hub
         write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
 
