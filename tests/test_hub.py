@@ -204,3 +204,16 @@ def test_card_lists_the_augmentations_stochastic_depth_and_teacher(fer_checkpoin
     text = create_model_card(str(model_dir)).text
     for row in ("| distill_from | fer-hf/fer2013-cpu-small |", "| distill_alpha | 0.5 |", "| distill_tta | hflip+zoom |"):
         assert row in text, row
+
+
+def test_card_of_a_run_resumed_from_a_checkpoint_without_its_sessions(tmp_path):
+    """A checkpoint written before fer-hf listed the sessions: the earlier time is unknown, and the card says so
+    rather than passing the last session's time off as the run's."""
+    from fer_hf.cli import run_record
+
+    record = run_record("train.py", ["--preset", "cpu-small"], "2026-12-02T20:52:00Z", "2026-12-02T23:20:00Z", 42, "checkpoint-3143", None)
+    assert record["resumed_from"] == "checkpoint-3143" and record["earlier_sessions"] is None and record["total_wall_seconds"] is None
+    assert record["wall_seconds"] == 148 * 60
+    (tmp_path / "fer_hf_args.json").write_text(json.dumps({"run": record}))
+    card = create_model_card(str(tmp_path)).text
+    assert "resumed from `checkpoint-3143`" in card and "Earlier sessions: not recorded" in card and "min wall in all" not in card
