@@ -128,11 +128,11 @@ def run_record(script: str, args: Sequence[str], started: str, finished: str, se
         "wall_seconds": wall,
         "machine": machine_description(),
     }
+    earlier = []
     if resumed_from is not None:
         earlier = None if earlier_sessions is None else [
             {**session, "wall_seconds": _seconds_between(session["started_utc"], session["saved_utc"])} for session in earlier_sessions]  # fmt: skip
         record.update(resumed_from=resumed_from, earlier_sessions=earlier)
-    earlier = record.get("earlier_sessions", [])
     record["total_wall_seconds"] = None if earlier is None else wall + sum(session["wall_seconds"] for session in earlier)
     return record
 

@@ -253,11 +253,17 @@ def prepare_output_dir(output_dir: str, resuming: bool, overwrite: bool, inputs:
 def checkpoint_sessions(checkpoint: str) -> Optional[list]:
     """The sessions that trained a run up to `checkpoint` (`started_utc`, `saved_utc`, `machine` each), oldest first;
     None for a checkpoint written before fer-hf recorded them."""
+    sessions = (_read_marker(Path(checkpoint)) or {}).get("sessions")
+    return sessions if isinstance(sessions, list) else None
+
+
+def _read_marker(folder: Path) -> Optional[dict]:
+    """A checkpoint's `fer_hf_checkpoint.json`, or None where it is missing or unreadable."""
     try:
-        sessions = json.loads((Path(checkpoint) / CHECKPOINT_MARKER).read_text()).get("sessions")
+        marker = json.loads((folder / CHECKPOINT_MARKER).read_text())
     except (OSError, ValueError):
         return None
-    return sessions if isinstance(sessions, list) else None
+    return marker if isinstance(marker, dict) else None
 
 
 def last_complete_checkpoint(output_dir: str) -> Optional[str]:
@@ -265,10 +271,7 @@ def last_complete_checkpoint(output_dir: str) -> Optional[str]:
     incomplete ones, from a run killed while saving, are skipped with a note."""
     for folder in checkpoint_folders(output_dir):
         step = int(folder.name.rsplit("-", 1)[1])
-        try:
-            marker = json.loads((folder / CHECKPOINT_MARKER).read_text())
-        except (OSError, ValueError):
-            marker = None
+        marker = _read_marker(folder)
         if marker is not None and marker.get("global_step") == step:
             return str(folder)
         logger.warning("Skipping %s: it was not written completely (the run was stopped while saving it).", folder)
