@@ -33,7 +33,7 @@ HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "p
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
                    "balanced_sampling", "balance_power", "early_stopping_patience", "metric_for_best_model", "seed")  # fmt: skip
 AUGMENTATIONS = ("crop_scale_min", "hflip_prob", "rotation_degrees", "erasing_prob")  # train.py's data arguments
-DISTILLATION = ("distill_from", "distill_alpha", "distill_tta")
+DISTILLATION = ("distill_from", "distill_alpha", "distill_tta", "distill_precompute")
 
 
 def _read_json(path) -> Optional[dict]:

@@ -22,9 +22,13 @@ def one_hot(target: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> t
     return torch.full((target.size(0), num_classes), off_value).scatter_(1, target.long().view(-1, 1), on_value)
 
 
-def mixup_target(target: torch.Tensor, num_classes: int, lam: float = 1.0, smoothing: float = 0.0) -> torch.Tensor:
-    """Soft targets for a batch mixed with its reverse: `λ y + (1 - λ) y.flip(0)`."""
+def mixup_target(target: torch.Tensor, num_classes: int, lam: float = 1.0, smoothing: float = 0.0,
+                 teacher: Optional[torch.Tensor] = None, teacher_alpha: float = 0.0) -> torch.Tensor:  # fmt: skip
+    """Soft targets for a batch mixed with its reverse: `λ y + (1 - λ) y.flip(0)`, where `y` is the smoothed one-hot
+    target, blended with a teacher's probabilities `(B, C)` at weight `teacher_alpha` when they are given."""
     y = one_hot(target, num_classes, smoothing)
+    if teacher is not None:
+        y = (1.0 - teacher_alpha) * y + teacher_alpha * teacher.to(y.dtype)
     return lam * y + (1.0 - lam) * y.flip(0)
 
 
@@ -37,7 +41,9 @@ class MixupCollator:
     """Collate `{"pixel_values", "labels"}` examples, then MixUp the batch with probability `prob`.
 
     The returned `labels` are always soft targets of shape `(B, num_classes)`, mixed or not, so the loss
-    is the same function for every training batch. Use it for training batches only.
+    is the same function for every training batch. Use it for training batches only. Examples that carry a teacher's
+    precomputed probabilities (`teacher_probs`) get `(1 - teacher_alpha) * one_hot + teacher_alpha * teacher_probs`
+    as their targets before the mix (distillation at temperature 1, as `FERTrainer` blends a teacher run per batch).
 
     Args:
         num_classes: Number of classes.
@@ -45,10 +51,11 @@ class MixupCollator:
         prob: Probability that a batch is mixed.
         label_smoothing: Label smoothing applied to the one-hot targets.
         generator: Where λ is drawn from (`fer_hf.sampling.BatchSeeds.generator` in training); None: torch's global RNG.
+        teacher_alpha: Weight of precomputed teacher probabilities in the targets, where the examples carry them.
     """
 
     def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0,
-                 generator: Optional[torch.Generator] = None):  # fmt: skip
+                 generator: Optional[torch.Generator] = None, teacher_alpha: float = 0.5):  # fmt: skip
         if alpha <= 0:
             raise UserError(f"MixUp alpha must be > 0, got {alpha}.")
         if not 0.0 <= prob <= 1.0:
@@ -58,6 +65,7 @@ class MixupCollator:
         self.prob = prob
         self.label_smoothing = label_smoothing
         self.generator = generator
+        self.teacher_alpha = teacher_alpha
 
     def sample_lambda(self) -> float:
         """λ for the next batch: Beta(α, α) with probability `prob`, else 1 (no mixing)."""
@@ -72,5 +80,6 @@ class MixupCollator:
         lam = self.sample_lambda()
         if lam < 1.0:
             batch["pixel_values"] = lam * batch["pixel_values"] + (1.0 - lam) * batch["pixel_values"].flip(0)
-        batch["labels"] = mixup_target(batch["labels"], self.num_classes, lam, self.label_smoothing)
+        batch["labels"] = mixup_target(batch["labels"], self.num_classes, lam, self.label_smoothing,
+                                       batch.pop("teacher_probs", None), self.teacher_alpha)  # fmt: skip
         return batch

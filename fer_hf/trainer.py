@@ -22,16 +22,20 @@ The hooks that change:
 `create_model_card` writes fer-hf's card (results read from `eval/metrics.json`) for `push_to_hub`.
 """
 
+import hashlib
 import json
 import logging
 import math
 import os
 import re
 import shutil
+import time
+import zipfile
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -42,7 +46,7 @@ from .cli import machine_description, utc_now
 from .errors import UserError
 from .mixup import soft_target_cross_entropy
 from .modeling import create_param_groups
-from .outputs import check_output_dir, write_json
+from .outputs import atomic_file, check_output_dir, write_json
 from .sampling import BatchSeeds, SeededBatchSampler, SeededShuffleSampler, create_class_balanced_sampler
 
 
@@ -276,3 +280,35 @@ def last_complete_checkpoint(output_dir: str) -> Optional[str]:
             return str(folder)
         logger.warning("Skipping %s: it was not written completely (the run was stopped while saving it).", folder)
     return None
+
+
+# -- Distillation against precomputed teacher probabilities -------------------------------------------------------
+
+TEACHER_PROBS_FILE = "teacher_probs.npz"
+
+
+def precompute_teacher_probs(teacher, dataset, tta: str, output_dir: str, source: str, progress: bool = True) -> np.ndarray:
+    """The teacher's probabilities `(n, C)` for every face of `dataset` (its whole face, averaged over its `tta` views),
+    computed once and kept in `output_dir/teacher_probs.npz`, so a resumed run reads them back instead of running
+    the teacher again. The file is used only when it was made for the same teacher, views and faces."""
+    labels = np.asarray(dataset.with_format(None)["label"], dtype=np.int64)
+    key = json.dumps({"teacher": str(source), "tta": tta, "faces": len(labels),
+                      "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest()})  # fmt: skip
+    path = Path(output_dir) / TEACHER_PROBS_FILE
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if str(saved["key"]) == key:
+                logger.info("Read the teacher's probabilities from %s", path)
+                return saved["probs"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass  # missing, unreadable or another run's: computed again below
+    from .evaluation import predict_dataset
+
+    started = time.monotonic()
+    probs, _ = predict_dataset(teacher, dataset, batch_size=256, tta=tta, progress=progress)
+    probs = probs.astype(np.float32)
+    logger.info("The teacher's probabilities for %d faces (%s views) took %.0f s; teacher accuracy on them %.1f%%",
+                len(probs), tta, time.monotonic() - started, 100 * float((probs.argmax(1) == labels).mean()))  # fmt: skip
+    with atomic_file(path) as tmp, open(tmp, "wb") as file:
+        np.savez(file, probs=probs, key=np.array(key))
+    return probs

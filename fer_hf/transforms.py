@@ -189,6 +189,8 @@ class FERTransform:
         out = {"pixel_values": pixel_values}
         if "label" in batch:
             out["labels"] = batch["label"]
+        if "teacher_probs" in batch:  # precomputed distillation targets travel with their faces
+            out["teacher_probs"] = torch.as_tensor(np.asarray(batch["teacher_probs"], dtype=np.float32))
         return out
 
     def __repr__(self) -> str:
@@ -209,7 +211,10 @@ def collate(examples: Sequence[dict]) -> dict:
         and base.shape[0] == len(pixels)
         and all(p._base is base and p.data_ptr() == base[i].data_ptr() for i, p in enumerate(pixels))
     )
-    return {
+    batch = {
         "pixel_values": base if same else torch.stack(pixels),
         "labels": torch.as_tensor([example["labels"] for example in examples]),
     }
+    if "teacher_probs" in examples[0]:
+        batch["teacher_probs"] = torch.stack([example["teacher_probs"] for example in examples])
+    return batch

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
@@ -132,6 +133,46 @@ def test_distillation_from_a_trained_model(synthetic_csv, tiny_vit, fer_checkpoi
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--distill_from", fer_checkpoint, "--distill_alpha", "2"]))
     with pytest.raises(UserError, match="Unknown --tta"):
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "d", extra=["--distill_from", fer_checkpoint, "--distill_tta", "five"]))
+
+
+def test_distillation_against_precomputed_teacher_probabilities(synthetic_csv, tiny_vit, tmp_path, monkeypatch):
+    """--distill_precompute: the teacher sees each training face once, through its own image processor (so it may
+    take another input size), its probabilities are kept in the output folder, and a resumed run reads them back."""
+    from conftest import make_tiny_vit
+    from fer_hf import evaluation
+    from fer_hf.trainer import TEACHER_PROBS_FILE
+
+    from fer_hf import mixup
+
+    teacher = make_tiny_vit(tmp_path / "teacher-48", image_size=48, with_labels=True)  # the student takes 32 px
+    out = tmp_path / "student"
+    flags = ["--distill_from", teacher, "--distill_precompute", "true", "--distill_tta", "hflip", "--load_best_model_at_end", "false"]
+    blended, mix = [], mixup.mixup_target
+    monkeypatch.setattr(mixup, "mixup_target", lambda *a: blended.append((a[4], a[5])) or mix(*a))  # what each training batch was given
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=3, extra=flags))
+    assert len(blended) >= 3 and all(teacher_probs.shape == (16, 7) and alpha == 0.5 for teacher_probs, alpha in blended)
+    with np.load(out / TEACHER_PROBS_FILE) as saved:
+        probs = saved["probs"]
+    assert probs.shape == (140, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    # They are the teacher's own two-view probabilities of the whole faces, in the order of the training split.
+    from fer_hf.data import load_fer2013
+    from fer_hf.inference import load_classifier
+
+    expected, _ = evaluation.predict_dataset(load_classifier(teacher), load_fer2013(synthetic_csv)["train"], tta="hflip", progress=False)
+    assert np.allclose(probs, expected, atol=1e-5)
+    saved = json.loads((out / "fer_hf_args.json").read_text())["training"]
+    assert saved["distill_precompute"] is True and saved["distill_from"] == teacher
+    # A resumed run does not run the teacher again.
+    def no_teacher(*args, **kwargs):
+        raise AssertionError("the teacher ran again")
+
+    monkeypatch.setattr(evaluation, "predict_dataset", no_teacher)
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=6, extra=[*flags, "--resume_from_checkpoint", "last"]))
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 6
+    # Other views are another teacher: computed again (here, refused by the stand-in).
+    with pytest.raises(AssertionError, match="the teacher ran again"):
+        train.main(_args(synthetic_csv, tiny_vit, out, steps=9, extra=[*flags[:4], "--distill_tta", "none", "--load_best_model_at_end", "false",
+                                                                             "--resume_from_checkpoint", "last"]))  # fmt: skip
 
 
 def test_wrong_flags_fail_before_the_data_is_read(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ from ..outputs import write_json
 from ..preprocess import ProcessorConfig
 from ..progress import use_calm_progress
 from ..sampling import BatchSeeds
-from ..trainer import FERTrainer, checkpoint_sessions, last_complete_checkpoint, prepare_output_dir
+from ..trainer import FERTrainer, checkpoint_sessions, last_complete_checkpoint, precompute_teacher_probs, prepare_output_dir
 from ..transforms import FERTransform, collate
 
 
@@ -138,6 +138,12 @@ class FERTrainingArguments(TrainingArguments):
     )
     distill_alpha: float = field(default=0.5, metadata={"help": "Weight of the teacher's probabilities in the targets (1: the teacher's alone)."})
     distill_tta: str = field(default="hflip+zoom", metadata={"help": "The teacher's views of each batch: none, hflip or hflip+zoom."})
+    distill_precompute: bool = field(
+        default=False,
+        metadata={"help": "Compute the teacher's probabilities once per training face (its views of the whole face, at its own "
+                          "input size) and train against those, instead of running the teacher on every augmented batch: "
+                          "one pass of the teacher over the data, cached in the output folder for a resumed run."},
+    )
     early_stopping_patience: int = field(
         default=5, metadata={"help": "Stop after this many evaluations without a lower eval loss (0: never)."}
     )
@@ -216,19 +222,21 @@ def main(args=None):
         model.num_parameters(only_trainable=True) / 1e6,
     )
 
-    #    A teacher to distil from, if any: it sees the student's own inputs, so it must take the same size and pixels.
+    #    A teacher to distil from, if any. Run on every batch, it sees the student's own inputs, so it must take the
+    #    same size and pixels; precomputed, it sees each whole face through its own image processor.
     teacher = None
     if training_args.distill_from:
         teacher = load_classifier(training_args.distill_from, flag="--distill_from")  # a checkpoint or an ONNX export
         student_pixels = ProcessorConfig.from_image_processor(image_processor)
-        if (teacher.processor.height, teacher.processor.width, teacher.processor.mean, teacher.processor.std) != (
+        if not training_args.distill_precompute and (teacher.processor.height, teacher.processor.width, teacher.processor.mean, teacher.processor.std) != (
             student_pixels.height, student_pixels.width, student_pixels.mean, student_pixels.std):  # fmt: skip
             raise UserError(f"--distill_from {training_args.distill_from} takes {teacher.processor.height}x{teacher.processor.width} "
                             f"inputs normalised differently from the model being trained; distil from a model with the same image processor.")  # fmt: skip
-        if teacher.kind == "pytorch":  # on this process's device (its own GPU under torchrun), in the student's layout
+        if teacher.kind == "pytorch" and not training_args.distill_precompute:  # on this process's device (its own GPU under torchrun), in the student's layout
             teacher.device = str(training_args.device)
             teacher.model.to(teacher.device, memory_format=torch.channels_last if model_args.channels_last else torch.preserve_format)
-        logger.info("Distilling from %s (%s views, weight %.2f)", training_args.distill_from, training_args.distill_tta, training_args.distill_alpha)
+        logger.info("Distilling from %s (%s views, weight %.2f%s)", training_args.distill_from, training_args.distill_tta,
+                    training_args.distill_alpha, ", precomputed" if training_args.distill_precompute else "")  # fmt: skip
 
     # 4. Data: FER2013 as a DatasetDict of train / validation / test.
     #    In a multi-process run the main process parses and caches the data first; the others then read its cache.
@@ -243,6 +251,11 @@ def main(args=None):
     with training_args.main_process_first(desc="decoding images"):
         train_dataset = decode_images(train_dataset)
         eval_dataset = decode_images(eval_dataset)
+    if teacher is not None and training_args.distill_precompute:  # the teacher's targets become a column; MixUp blends them in
+        with training_args.main_process_first(desc="computing the teacher's probabilities"):
+            probs = precompute_teacher_probs(teacher, train_dataset, training_args.distill_tta, training_args.output_dir,
+                                             training_args.distill_from, progress=not training_args.disable_tqdm)  # fmt: skip
+        train_dataset, teacher = train_dataset.add_column("teacher_probs", probs.tolist()), None
     crop_scale = (data_args.crop_scale_min, 1.0)
     # Augmentations and MixUp draw from one stream re-seeded per batch, so a resumed run redraws the same ones.
     batch_seeds = BatchSeeds(training_args.data_seed if training_args.data_seed is not None else training_args.seed)
@@ -264,7 +277,8 @@ def main(args=None):
         processing_class=image_processor,
         data_collator=collate,
         train_data_collator=MixupCollator(NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob,
-                                          training_args.label_smoothing_factor, generator=batch_seeds.generator),  # fmt: skip
+                                          training_args.label_smoothing_factor, generator=batch_seeds.generator,
+                                          teacher_alpha=training_args.distill_alpha),  # fmt: skip
         batch_seeds=batch_seeds,
         train_labels=train_labels if training_args.balanced_sampling else None,
         balance_power=training_args.balance_power,
