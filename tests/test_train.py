@@ -169,10 +169,13 @@ def test_distillation_against_precomputed_teacher_probabilities(synthetic_csv, t
     monkeypatch.setattr(evaluation, "predict_dataset", no_teacher)
     train.main(_args(synthetic_csv, tiny_vit, out, steps=6, extra=[*flags, "--resume_from_checkpoint", "last"]))
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 6
-    # Other views are another teacher: computed again (here, refused by the stand-in).
+    # Other views are another teacher, and a damaged file no teacher's: computed again (here, refused by the stand-in).
     with pytest.raises(AssertionError, match="the teacher ran again"):
         train.main(_args(synthetic_csv, tiny_vit, out, steps=9, extra=[*flags[:4], "--distill_tta", "none", "--load_best_model_at_end", "false",
                                                                              "--resume_from_checkpoint", "last"]))  # fmt: skip
+    (out / TEACHER_PROBS_FILE).write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(AssertionError, match="the teacher ran again"):
+        train.main(_args(synthetic_csv, tiny_vit, out, steps=9, extra=[*flags, "--resume_from_checkpoint", "last"]))
 
 
 def test_wrong_flags_fail_before_the_data_is_read(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path, monkeypatch):
