@@ -20,6 +20,8 @@ The hooks that change:
   and machine of each, so the run record of a run resumed across kills or machines adds up all of its time), and the
   mark that the checkpoint is complete (`last_complete_checkpoint`).
 `create_model_card` writes fer-hf's card (results read from `eval/metrics.json`) for `push_to_hub`.
+`precompute_teacher_probs` runs a teacher once over the training faces instead (`--distill_precompute`), kept in the
+output folder; `fer_hf.mixup.MixupCollator` blends those into the targets.
 """
 
 import hashlib
