@@ -22,13 +22,18 @@ def one_hot(target: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> t
     return torch.full((target.size(0), num_classes), off_value).scatter_(1, target.long().view(-1, 1), on_value)
 
 
+def blend_teacher(targets: torch.Tensor, teacher: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Distillation targets at temperature 1: `(1 - alpha) * targets + alpha * teacher`, both `(B, C)`."""
+    return (1.0 - alpha) * targets + alpha * teacher.to(targets.dtype)
+
+
 def mixup_target(target: torch.Tensor, num_classes: int, lam: float = 1.0, smoothing: float = 0.0,
                  teacher: Optional[torch.Tensor] = None, teacher_alpha: float = 0.0) -> torch.Tensor:  # fmt: skip
     """Soft targets for a batch mixed with its reverse: `λ y + (1 - λ) y.flip(0)`, where `y` is the smoothed one-hot
     target, blended with a teacher's probabilities `(B, C)` at weight `teacher_alpha` when they are given."""
     y = one_hot(target, num_classes, smoothing)
     if teacher is not None:
-        y = (1.0 - teacher_alpha) * y + teacher_alpha * teacher.to(y.dtype)
+        y = blend_teacher(y, teacher, teacher_alpha)
     return lam * y + (1.0 - lam) * y.flip(0)
 
 

@@ -46,7 +46,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, seed_worker
 
 from .cli import machine_description, utc_now
 from .errors import UserError
-from .mixup import soft_target_cross_entropy
+from .mixup import blend_teacher, soft_target_cross_entropy
 from .modeling import create_param_groups
 from .outputs import atomic_file, check_output_dir, write_json
 from .sampling import BatchSeeds, SeededBatchSampler, SeededShuffleSampler, create_class_balanced_sampler
@@ -159,7 +159,7 @@ class FERTrainer(Trainer):
         if labels.ndim == 2:
             targets = labels.to(logits.device)
             if self.teacher is not None:
-                targets = (1.0 - self.distill_alpha) * targets + self.distill_alpha * self.teacher_probs(inputs["pixel_values"]).to(logits.device)
+                targets = blend_teacher(targets, self.teacher_probs(inputs["pixel_values"]).to(logits.device), self.distill_alpha)
             loss = soft_target_cross_entropy(logits, targets)
         else:
             loss = F.cross_entropy(logits.float(), labels.to(logits.device))
