@@ -60,7 +60,7 @@ class MixupCollator:
     """
 
     def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0,
-                 generator: Optional[torch.Generator] = None, teacher_alpha: float = 0.5):  # fmt: skip
+                 generator: Optional[torch.Generator] = None, teacher_alpha: float = 0.0):  # fmt: skip
         if alpha <= 0:
             raise UserError(f"MixUp alpha must be > 0, got {alpha}.")
         if not 0.0 <= prob <= 1.0:

@@ -289,11 +289,12 @@ def last_complete_checkpoint(output_dir: str) -> Optional[str]:
 TEACHER_PROBS_FILE = "teacher_probs.npz"
 
 
-def precompute_teacher_probs(teacher, dataset, tta: str, output_dir: str, source: str, progress: bool = True) -> np.ndarray:
+def precompute_teacher_probs(teacher, dataset, labels, tta: str, output_dir: str, source: str, progress: bool = True) -> np.ndarray:  # fmt: skip
     """The teacher's probabilities `(n, C)` for every face of `dataset` (its whole face, averaged over its `tta` views),
     computed once and kept in `output_dir/teacher_probs.npz`, so a resumed run reads them back instead of running
-    the teacher again. The file is used only when it was made for the same teacher, views and faces."""
-    labels = np.asarray(dataset.with_format(None)["label"], dtype=np.int64)
+    the teacher again. The file is used only when it was made for the same teacher, views and faces (`labels`, the
+    dataset's label column, identify them)."""
+    labels = np.asarray(labels, dtype=np.int64)
     key = json.dumps({"teacher": str(source), "tta": tta, "faces": len(labels),
                       "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest()})  # fmt: skip
     path = Path(output_dir) / TEACHER_PROBS_FILE

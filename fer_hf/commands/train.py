@@ -253,7 +253,7 @@ def main(args=None):
         eval_dataset = decode_images(eval_dataset)
     if teacher is not None and training_args.distill_precompute:  # the teacher's targets become a column; MixUp blends them in
         with training_args.main_process_first(desc="computing the teacher's probabilities"):
-            probs = precompute_teacher_probs(teacher, train_dataset, training_args.distill_tta, training_args.output_dir,
+            probs = precompute_teacher_probs(teacher, train_dataset, train_labels, training_args.distill_tta, training_args.output_dir,
                                              training_args.distill_from, progress=not training_args.disable_tqdm)  # fmt: skip
         train_dataset, teacher = train_dataset.add_column("teacher_probs", probs.tolist()), None
     crop_scale = (data_args.crop_scale_min, 1.0)
