@@ -33,7 +33,7 @@ HYPERPARAMETERS = ("learning_rate", "head_learning_rate", "num_train_epochs", "p
                    "warmup_epochs", "plateau_epochs", "mixup_alpha", "mixup_prob", "label_smoothing_factor",
                    "balanced_sampling", "balance_power", "early_stopping_patience", "metric_for_best_model", "seed")  # fmt: skip
 AUGMENTATIONS = ("crop_scale_min", "hflip_prob", "rotation_degrees", "erasing_prob")  # train.py's data arguments
-DISTILLATION = ("distill_from", "distill_alpha", "distill_tta", "distill_precompute")
+DISTILLATION = ("distill_from", "distill_alpha", "distill_tta", "distill_precompute", "self_distill_epochs")
 
 
 def _read_json(path) -> Optional[dict]:
@@ -118,7 +118,7 @@ def _hyperparameters(args: dict, config: dict) -> list:
     training, data = args.get("training", {}), args.get("data", {})
     rows = [(key, training[key]) for key in HYPERPARAMETERS if key in training]
     rows += [(key, data[key]) for key in AUGMENTATIONS if key in data]
-    if training.get("distill_from"):  # a student: its teacher and how much of the targets it gave
+    if training.get("distill_from") or training.get("self_distill_epochs"):  # a student: its teacher and how much of the targets it gave
         rows += [(key, training[key]) for key in DISTILLATION if key in training]
     drop_path = (config.get("model_args") or {}).get("drop_path_rate", config.get("drop_path_rate"))  # timm / transformers
     return rows + ([("drop_path_rate", drop_path)] if drop_path is not None else [])

@@ -88,6 +88,15 @@ class TorchClassifier(EmotionClassifier):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
 
+    @classmethod
+    def from_model(cls, model, processor: ProcessorConfig) -> "TorchClassifier":
+        """A classifier around a model in memory (e.g. the one being trained), on its own device, as it is (set
+        `model.eval()` first for inference)."""
+        classifier = cls.__new__(cls)
+        EmotionClassifier.__init__(classifier, "(in memory)", processor, model.config.id2label)
+        classifier.model, classifier.device = model, next(model.parameters()).device
+        return classifier
+
     def logits(self, pixel_values: np.ndarray) -> np.ndarray:
         import torch
 

@@ -46,9 +46,12 @@ class MixupCollator:
     """Collate `{"pixel_values", "labels"}` examples, then MixUp the batch with probability `prob`.
 
     The returned `labels` are always soft targets of shape `(B, num_classes)`, mixed or not, so the loss
-    is the same function for every training batch. Use it for training batches only. Examples that carry a teacher's
-    precomputed probabilities (`teacher_probs`) get `(1 - teacher_alpha) * one_hot + teacher_alpha * teacher_probs`
-    as their targets before the mix (distillation at temperature 1, as `FERTrainer` blends a teacher run per batch).
+    is the same function for every training batch. Use it for training batches only. With a table of teacher
+    probabilities per training face (`teacher_probs`, `(n_faces, num_classes)`), examples that carry their row
+    (`face_index`) get `(1 - teacher_alpha) * one_hot + teacher_alpha * teacher_probs[face_index]` as their targets
+    before the mix (distillation at temperature 1, as `FERTrainer` blends a teacher run per batch). The table may be
+    replaced between batches (self-distillation refreshes it); it is read in the process that collates, so keep
+    `dataloader_num_workers` at 0 or the workers non-persistent.
 
     Args:
         num_classes: Number of classes.
@@ -56,11 +59,13 @@ class MixupCollator:
         prob: Probability that a batch is mixed.
         label_smoothing: Label smoothing applied to the one-hot targets.
         generator: Where λ is drawn from (`fer_hf.sampling.BatchSeeds.generator` in training); None: torch's global RNG.
-        teacher_alpha: Weight of precomputed teacher probabilities in the targets, where the examples carry them.
+        teacher_alpha: Weight of the teacher's probabilities in the targets.
+        teacher_probs: The teacher's probabilities of every training face, in the training split's order (None: none).
     """
 
     def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0,
-                 generator: Optional[torch.Generator] = None, teacher_alpha: float = 0.0):  # fmt: skip
+                 generator: Optional[torch.Generator] = None, teacher_alpha: float = 0.0,
+                 teacher_probs: Optional[np.ndarray] = None):  # fmt: skip
         if alpha <= 0:
             raise UserError(f"MixUp alpha must be > 0, got {alpha}.")
         if not 0.0 <= prob <= 1.0:
@@ -71,6 +76,7 @@ class MixupCollator:
         self.label_smoothing = label_smoothing
         self.generator = generator
         self.teacher_alpha = teacher_alpha
+        self.teacher_probs = teacher_probs
 
     def sample_lambda(self) -> float:
         """λ for the next batch: Beta(α, α) with probability `prob`, else 1 (no mixing)."""
@@ -82,9 +88,11 @@ class MixupCollator:
 
     def __call__(self, examples: Sequence[dict]) -> dict:
         batch = collate(examples)
+        index = batch.pop("face_index", None)
+        teacher = None if index is None or self.teacher_probs is None else torch.as_tensor(self.teacher_probs[index.numpy()])
         lam = self.sample_lambda()
         if lam < 1.0:
             batch["pixel_values"] = lam * batch["pixel_values"] + (1.0 - lam) * batch["pixel_values"].flip(0)
         batch["labels"] = mixup_target(batch["labels"], self.num_classes, lam, self.label_smoothing,
-                                       batch.pop("teacher_probs", None), self.teacher_alpha)  # fmt: skip
+                                       teacher, self.teacher_alpha)  # fmt: skip
         return batch

@@ -21,7 +21,8 @@ The hooks that change:
   mark that the checkpoint is complete (`last_complete_checkpoint`).
 `create_model_card` writes fer-hf's card (results read from `eval/metrics.json`) for `push_to_hub`.
 `precompute_teacher_probs` runs a teacher once over the training faces instead (`--distill_precompute`), kept in the
-output folder; `fer_hf.mixup.MixupCollator` blends those into the targets.
+output folder; `fer_hf.mixup.MixupCollator` blends those into the targets. `SelfDistillationCallback` makes the model
+its own teacher at chosen epochs (`--self_distill_epochs`).
 """
 
 import hashlib
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from transformers import Trainer, get_wsd_schedule
+from transformers import Trainer, TrainerCallback, get_wsd_schedule
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, seed_worker
 
 from .cli import machine_description, utc_now
@@ -287,6 +288,39 @@ def last_complete_checkpoint(output_dir: str) -> Optional[str]:
 # -- Distillation against precomputed teacher probabilities -------------------------------------------------------
 
 TEACHER_PROBS_FILE = "teacher_probs.npz"
+SELF_TEACHER_FILE = "self_teacher_probs-epoch{epoch}.npz"  # one per refresh, so a resume from any checkpoint finds its own
+
+
+def _probs_key(labels, **identity) -> str:
+    """What a saved table of probabilities was made from: its source and views, and the faces (count, label hash)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return json.dumps({**identity, "faces": len(labels), "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest()})
+
+
+def _read_probs(path: Path, key: str) -> Optional[np.ndarray]:
+    """The probabilities saved at `path` for `key`; None when missing, unreadable or made from something else."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return saved["probs"] if str(saved["key"]) == key else None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _predict_probs(classifier, dataset, labels, tta: str, who: str, progress: bool) -> np.ndarray:
+    """`classifier`'s probabilities `(n, C)` of every whole face of `dataset`, averaged over its `tta` views, logged."""
+    from .evaluation import predict_dataset
+
+    started = time.monotonic()
+    probs, _ = predict_dataset(classifier, dataset, batch_size=256, tta=tta, progress=progress)
+    probs = probs.astype(np.float32)
+    logger.info("%s probabilities for %d faces (%s views) took %.0f s; they agree with %.1f%% of the training labels",
+                who, len(probs), tta, time.monotonic() - started, 100 * float((probs.argmax(1) == np.asarray(labels)).mean()))  # fmt: skip
+    return probs
+
+
+def _write_probs(path: Path, key: str, probs: np.ndarray) -> None:
+    with atomic_file(path) as tmp, open(tmp, "wb") as file:
+        np.savez(file, probs=probs, key=np.array(key))
 
 
 def precompute_teacher_probs(teacher, dataset, labels, tta: str, output_dir: str, source: str, progress: bool = True) -> np.ndarray:  # fmt: skip
@@ -294,24 +328,57 @@ def precompute_teacher_probs(teacher, dataset, labels, tta: str, output_dir: str
     computed once and kept in `output_dir/teacher_probs.npz`, so a resumed run reads them back instead of running
     the teacher again. The file is used only when it was made for the same teacher, views and faces (`labels`, the
     dataset's label column, identify them)."""
-    labels = np.asarray(labels, dtype=np.int64)
-    key = json.dumps({"teacher": str(source), "tta": tta, "faces": len(labels),
-                      "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest()})  # fmt: skip
+    key = _probs_key(labels, teacher=str(source), tta=tta)
     path = Path(output_dir) / TEACHER_PROBS_FILE
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            if str(saved["key"]) == key:
-                logger.info("Read the teacher's probabilities from %s", path)
-                return saved["probs"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        pass  # missing, unreadable or another run's: computed again below
-    from .evaluation import predict_dataset
-
-    started = time.monotonic()
-    probs, _ = predict_dataset(teacher, dataset, batch_size=256, tta=tta, progress=progress)
-    probs = probs.astype(np.float32)
-    logger.info("The teacher's probabilities for %d faces (%s views) took %.0f s; teacher accuracy on them %.1f%%",
-                len(probs), tta, time.monotonic() - started, 100 * float((probs.argmax(1) == labels).mean()))  # fmt: skip
-    with atomic_file(path) as tmp, open(tmp, "wb") as file:
-        np.savez(file, probs=probs, key=np.array(key))
+    probs = _read_probs(path, key)
+    if probs is not None:
+        logger.info("Read the teacher's probabilities from %s", path)
+        return probs
+    probs = _predict_probs(teacher, dataset, labels, tta, "The teacher's", progress)
+    _write_probs(path, key, probs)
     return probs
+
+
+class SelfDistillationCallback(TrainerCallback):
+    """Self-distillation, a born-again student within one run: at the end of each of `epochs`, the model's own
+    probabilities of every training face (its `tta` views of the whole face, in eval mode) become the teacher
+    probabilities that `collator` (a `MixupCollator`) blends into the targets of the epochs after. No teacher is
+    trained; each refresh costs one pass over the training faces. Each refresh is kept in the output folder
+    (`self_teacher_probs-epochN.npz`), so a resumed run takes up the one its checkpoint had."""
+
+    def __init__(self, collator, dataset, labels, processor, epochs: Sequence[int], tta: str, output_dir: str,
+                 progress: bool = True):  # fmt: skip
+        self.collator, self.dataset, self.labels, self.processor = collator, dataset, labels, processor
+        self.epochs, self.tta, self.output_dir, self.progress = sorted(set(epochs)), tta, Path(output_dir), progress
+
+    def _file(self, epoch: int):
+        return self.output_dir / SELF_TEACHER_FILE.format(epoch=epoch), _probs_key(self.labels, teacher=f"self@epoch{epoch}", tta=self.tta)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        done = [epoch for epoch in self.epochs if epoch <= round(state.epoch or 0)]
+        if not done:
+            return
+        path, key = self._file(done[-1])
+        probs = _read_probs(path, key)
+        if probs is None:
+            raise UserError(f"Resuming after epoch {done[-1]} needs {path}, the model's own probabilities from that epoch, and it is "
+                            f"missing or damaged; resume from a checkpoint of epoch {done[-1]} or earlier, or train again.")  # fmt: skip
+        logger.info("Self-distillation: read the model's probabilities of epoch %d from %s", done[-1], path)
+        self.collator.teacher_probs = probs
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        epoch = round(state.epoch)
+        if epoch not in self.epochs:
+            return
+        from .inference import TorchClassifier
+
+        was_training = model.training
+        model.eval()
+        try:
+            probs = _predict_probs(TorchClassifier.from_model(model, self.processor), self.dataset, self.labels, self.tta,
+                                   f"Self-distillation: the model's own epoch-{epoch}", self.progress)  # fmt: skip
+        finally:
+            model.train(was_training)
+        if args.should_save:
+            _write_probs(*self._file(epoch), probs)
+        self.collator.teacher_probs = probs

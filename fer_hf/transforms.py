@@ -189,8 +189,8 @@ class FERTransform:
         out = {"pixel_values": pixel_values}
         if "label" in batch:
             out["labels"] = batch["label"]
-        if "teacher_probs" in batch:  # precomputed distillation targets travel with their faces
-            out["teacher_probs"] = torch.as_tensor(np.asarray(batch["teacher_probs"], dtype=np.float32))
+        if "face_index" in batch:  # where MixUp's collator finds each face's teacher probabilities (distillation)
+            out["face_index"] = batch["face_index"]
         return out
 
     def __repr__(self) -> str:
@@ -215,6 +215,6 @@ def collate(examples: Sequence[dict]) -> dict:
         "pixel_values": base if same else torch.stack(pixels),
         "labels": torch.as_tensor([example["labels"] for example in examples]),
     }
-    if "teacher_probs" in examples[0]:
-        batch["teacher_probs"] = torch.stack([example["teacher_probs"] for example in examples])
+    if "face_index" in examples[0]:
+        batch["face_index"] = torch.as_tensor([example["face_index"] for example in examples])
     return batch

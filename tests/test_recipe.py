@@ -202,22 +202,28 @@ def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
     assert lrs == pytest.approx(expected, abs=1e-12)
 
 def test_mixup_blends_precomputed_teacher_probabilities_into_the_targets_before_mixing():
-    """Examples that carry `teacher_probs` get (1 - alpha) * smoothed one-hot + alpha * teacher as targets, mixed with
-    the same lambda as the pixels; the teacher's column never reaches the model."""
+    """With a table of teacher probabilities, examples that carry their row (`face_index`) get (1 - alpha) * smoothed
+    one-hot + alpha * teacher as targets, mixed with the same lambda as the pixels; the index never reaches the model,
+    and a table replaced between batches (self-distillation's refresh) is the one the next batch gets."""
     rng = np.random.default_rng(0)
-    teacher = torch.from_numpy(rng.dirichlet(np.ones(7), size=4).astype(np.float32))
-    examples = [{"pixel_values": torch.randn(3, 8, 8), "labels": i, "teacher_probs": teacher[i]} for i in range(4)]
+    table = rng.dirichlet(np.ones(7), size=10).astype(np.float32)
+    rows = [7, 2, 9, 0]
+    examples = [{"pixel_values": torch.randn(3, 8, 8), "labels": i, "face_index": row} for i, row in enumerate(rows)]
     for prob in (0.0, 1.0):  # never mixed, always mixed
-        collator = MixupCollator(7, alpha=1.0, prob=prob, label_smoothing=0.1, generator=torch.Generator().manual_seed(3), teacher_alpha=0.3)
+        collator = MixupCollator(7, alpha=1.0, prob=prob, label_smoothing=0.1, generator=torch.Generator().manual_seed(3),
+                                 teacher_alpha=0.3, teacher_probs=table)  # fmt: skip
         lam = MixupCollator(7, alpha=1.0, prob=prob, generator=torch.Generator().manual_seed(3)).sample_lambda()
         batch = collator(examples)
         assert set(batch) == {"pixel_values", "labels"}
-        blend = 0.7 * one_hot(torch.arange(4), 7, 0.1) + 0.3 * teacher
+        blend = 0.7 * one_hot(torch.arange(4), 7, 0.1) + 0.3 * torch.from_numpy(table[rows])
         assert torch.allclose(batch["labels"], lam * blend + (1 - lam) * blend.flip(0), atol=1e-6)
         assert torch.allclose(batch["labels"].sum(1), torch.ones(4), atol=1e-6)
-    # Without the column, the targets are MixUp's alone.
-    plain = MixupCollator(7, prob=0.0, label_smoothing=0.1, teacher_alpha=0.3)([{k: e[k] for k in ("pixel_values", "labels")} for e in examples])
-    assert torch.allclose(plain["labels"], one_hot(torch.arange(4), 7, 0.1))
+    # Before any table (self-distillation before its first epoch), the targets are MixUp's alone; then the new table's.
+    collator = MixupCollator(7, prob=0.0, label_smoothing=0.1, teacher_alpha=0.3)
+    assert torch.allclose(collator(examples)["labels"], one_hot(torch.arange(4), 7, 0.1))
+    collator.teacher_probs = table[::-1].copy()
+    expected = 0.7 * one_hot(torch.arange(4), 7, 0.1) + 0.3 * torch.from_numpy(table[::-1][rows].copy())
+    assert torch.allclose(collator(examples)["labels"], expected, atol=1e-6)
 
 
 def test_distillation_blends_the_teachers_view_averaged_probabilities_into_the_targets(tmp_path):

@@ -178,6 +178,50 @@ def test_distillation_against_precomputed_teacher_probabilities(synthetic_csv, t
         train.main(_args(synthetic_csv, tiny_vit, out, steps=9, extra=[*flags, "--resume_from_checkpoint", "last"]))
 
 
+def test_self_distillation_refreshes_the_targets_from_the_models_own_probabilities(synthetic_csv, tiny_vit, tmp_path, monkeypatch):
+    """--self_distill_epochs: after each listed epoch the model's own probabilities of the training faces (its views of
+    each whole face) are the teacher blended into every later batch's targets; each refresh is kept, so a resumed run
+    takes its own up again, and a resume that would need a lost one says so."""
+    from fer_hf import evaluation, mixup
+    from fer_hf.data import load_fer2013
+    from fer_hf.inference import load_classifier
+    from fer_hf.trainer import SELF_TEACHER_FILE
+
+    out = tmp_path / "self"
+    flags = ["--max_train_samples", "48", "--max_eval_samples", "32", "--self_distill_epochs", "1", "2", "--distill_alpha", "0.4",
+             "--load_best_model_at_end", "false"]  # 3 steps an epoch; a checkpoint at each epoch's end  # fmt: skip
+    given, mix = [], mixup.mixup_target
+    monkeypatch.setattr(mixup, "mixup_target", lambda *a: given.append((a[4], a[5])) or mix(*a))  # each training batch's teacher
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=9, extra=flags))
+    tables = []
+    for epoch in (1, 2):
+        with np.load(out / SELF_TEACHER_FILE.format(epoch=epoch)) as saved:
+            tables.append(saved["probs"])
+    assert all(table.shape == (48, 7) and np.allclose(table.sum(1), 1, atol=1e-5) for table in tables)
+    # Epoch 1's table is the epoch-1 model's own four-view probabilities (checkpoint-3 is that model).
+    faces = load_fer2013(synthetic_csv)["train"].select(range(48))
+    expected, _ = evaluation.predict_dataset(load_classifier(str(out / "checkpoint-3")), faces, tta="hflip+zoom", progress=False)
+    assert np.allclose(tables[0], expected, atol=1e-4)
+    # Epoch 1 trained on the labels alone; epochs 2 and 3 against rows of the refreshed tables, at weight 0.4.
+    assert len(given) == 9 and all(teacher is None for teacher, _ in given[:3])
+    for (teacher, alpha), table in zip(given[3:], [tables[0]] * 3 + [tables[1]] * 3):
+        assert alpha == 0.4 and all(np.isclose(table, row.numpy(), atol=1e-6).all(1).any() for row in teacher)
+    assert json.loads((out / "fer_hf_args.json").read_text())["training"]["self_distill_epochs"] == [1, 2]
+    # Resumed after epoch 2, the run takes epoch 2's table from the output folder; the model is not run over the faces.
+    def no_pass(*args, **kwargs):
+        raise AssertionError("the model ran over the training faces again")
+
+    monkeypatch.setattr(evaluation, "predict_dataset", no_pass)
+    given.clear()
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=12, extra=[*flags, "--resume_from_checkpoint", str(out / "checkpoint-6")]))
+    assert len(given) == 6 and all(np.isclose(tables[1], row.numpy(), atol=1e-6).all(1).any() for teacher, _ in given for row in teacher)
+    (out / SELF_TEACHER_FILE.format(epoch=2)).write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(UserError, match="missing or damaged; resume from a checkpoint of epoch 2 or earlier"):
+        train.main(_args(synthetic_csv, tiny_vit, out, steps=12, extra=[*flags, "--resume_from_checkpoint", str(out / "checkpoint-6")]))
+    with pytest.raises(UserError, match="drop --distill_from"):
+        train.main(_args(synthetic_csv, tiny_vit, tmp_path / "both", extra=[*flags, "--distill_from", tiny_vit]))
+
+
 def test_wrong_flags_fail_before_the_data_is_read(synthetic_csv, tiny_vit, fer_checkpoint, tmp_path, monkeypatch):
     """A teacher, a model or a checkpoint that cannot be used is refused before FER2013 is parsed (seconds, not the
     data set's parse and decode)."""

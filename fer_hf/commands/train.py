@@ -9,10 +9,11 @@ rates, frozen embeddings and first encoder layer, early stopping on validation l
 """
 
 import logging
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
@@ -30,7 +31,8 @@ from ..outputs import write_json
 from ..preprocess import ProcessorConfig
 from ..progress import use_calm_progress
 from ..sampling import BatchSeeds
-from ..trainer import FERTrainer, checkpoint_sessions, last_complete_checkpoint, precompute_teacher_probs, prepare_output_dir
+from ..trainer import (FERTrainer, SelfDistillationCallback, checkpoint_sessions, last_complete_checkpoint, precompute_teacher_probs,
+                       prepare_output_dir)  # fmt: skip
 from ..transforms import FERTransform, collate
 
 
@@ -144,6 +146,12 @@ class FERTrainingArguments(TrainingArguments):
                           "input size) and train against those, instead of running the teacher on every augmented batch: "
                           "one pass of the teacher over the data, cached in the output folder for a resumed run."},
     )
+    self_distill_epochs: Optional[List[int]] = field(
+        default=None,
+        metadata={"help": "Self-distillation: at the end of each of these epochs (e.g. 15 22), the model's own probabilities of the "
+                          "training faces (its --distill_tta views of each whole face) become the teacher blended into the "
+                          "targets (at --distill_alpha) from then on. No teacher to train; one pass over the faces each."},
+    )
     early_stopping_patience: int = field(
         default=5, metadata={"help": "Stop after this many evaluations without a lower eval loss (0: never)."}
     )
@@ -158,6 +166,15 @@ class FERTrainingArguments(TrainingArguments):
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise UserError(f"--distill_alpha must be in [0, 1], got {self.distill_alpha}.")
         check_tta(self.distill_tta)
+        if self.self_distill_epochs:
+            if self.distill_from:
+                raise UserError("--self_distill_epochs makes the model its own teacher; drop --distill_from (or --self_distill_epochs).")
+            if min(self.self_distill_epochs) < 1 or (self.max_steps <= 0 and max(self.self_distill_epochs) >= self.num_train_epochs):
+                raise UserError(f"--self_distill_epochs must lie in 1..{math.ceil(self.num_train_epochs) - 1} (the epochs after it "
+                                f"train against it), got {self.self_distill_epochs}.")  # fmt: skip
+            if self.dataloader_num_workers and self.dataloader_persistent_workers:
+                raise UserError("--self_distill_epochs refreshes the targets in the collator, which persistent workers would not see; "
+                                "drop --dataloader_persistent_workers.")  # fmt: skip
         if self.auto_mixed_precision and torch.cuda.is_available() and not (self.bf16 or self.fp16):
             self.bf16 = torch.cuda.is_bf16_supported()
             self.fp16 = not self.bf16
@@ -251,11 +268,14 @@ def main(args=None):
     with training_args.main_process_first(desc="decoding images"):
         train_dataset = decode_images(train_dataset)
         eval_dataset = decode_images(eval_dataset)
-    if teacher is not None and training_args.distill_precompute:  # the teacher's targets become a column; MixUp blends them in
+    probs = None  # a table of the teacher's probabilities per training face, which MixUp's collator blends in
+    if teacher is not None and training_args.distill_precompute:
         with training_args.main_process_first(desc="computing the teacher's probabilities"):
             probs = precompute_teacher_probs(teacher, train_dataset, train_labels, training_args.distill_tta, training_args.output_dir,
                                              training_args.distill_from, progress=not training_args.disable_tqdm)  # fmt: skip
-        train_dataset, teacher = train_dataset.add_column("teacher_probs", probs.tolist()), None
+        teacher = None
+    if training_args.distill_precompute or training_args.self_distill_epochs:  # MixUp's collator looks each face's up
+        train_dataset = train_dataset.add_column("face_index", list(range(len(train_dataset))))
     crop_scale = (data_args.crop_scale_min, 1.0)
     # Augmentations and MixUp draw from one stream re-seeded per batch, so a resumed run redraws the same ones.
     batch_seeds = BatchSeeds(training_args.data_seed if training_args.data_seed is not None else training_args.seed)
@@ -266,9 +286,15 @@ def main(args=None):
 
     # 6. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
     #    warmup → plateau → cosine schedule, early stopping on validation loss.
+    train_collator = MixupCollator(NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob, training_args.label_smoothing_factor,
+                                   generator=batch_seeds.generator, teacher_alpha=training_args.distill_alpha, teacher_probs=probs)  # fmt: skip
     callbacks = []
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    if training_args.self_distill_epochs:
+        callbacks.append(SelfDistillationCallback(train_collator, train_dataset, train_labels, ProcessorConfig.from_image_processor(image_processor),
+                                                  training_args.self_distill_epochs, training_args.distill_tta, training_args.output_dir,
+                                                  progress=not training_args.disable_tqdm))  # fmt: skip
     trainer = FERTrainer(
         model=model,
         args=training_args,
@@ -276,9 +302,7 @@ def main(args=None):
         eval_dataset=eval_dataset,
         processing_class=image_processor,
         data_collator=collate,
-        train_data_collator=MixupCollator(NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob,
-                                          training_args.label_smoothing_factor, generator=batch_seeds.generator,
-                                          teacher_alpha=training_args.distill_alpha),  # fmt: skip
+        train_data_collator=train_collator,
         batch_seeds=batch_seeds,
         train_labels=train_labels if training_args.balanced_sampling else None,
         balance_power=training_args.balance_power,
