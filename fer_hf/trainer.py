@@ -354,22 +354,27 @@ class SelfDistillationCallback(TrainerCallback):
     def _file(self, epoch: int):
         return self.output_dir / SELF_TEACHER_FILE.format(epoch=epoch), _probs_key(self.labels, teacher=f"self@epoch{epoch}", tta=self.tta)
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        done = [epoch for epoch in self.epochs if epoch <= round(state.epoch or 0)]
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        done = [epoch for epoch in self.epochs if epoch <= (state.epoch or 0) + 1e-6]
         if not done:
             return
         path, key = self._file(done[-1])
         probs = _read_probs(path, key)
-        if probs is None:
-            raise UserError(f"Resuming after epoch {done[-1]} needs {path}, the model's own probabilities from that epoch, and it is "
-                            f"missing or damaged; resume from a checkpoint of epoch {done[-1]} or earlier, or train again.")  # fmt: skip
-        logger.info("Self-distillation: read the model's probabilities of epoch %d from %s", done[-1], path)
-        self.collator.teacher_probs = probs
+        if probs is not None:
+            logger.info("Self-distillation: read the model's probabilities of epoch %d from %s", done[-1], path)
+            self.collator.teacher_probs = probs
+        elif abs(state.epoch - done[-1]) < 1e-6:  # the checkpoint is that epoch's end (saved just before the refresh)
+            self._refresh(done[-1], model, args.should_save)
+        else:
+            raise UserError(f"Resuming at epoch {state.epoch:.2f} needs {path}, the model's own probabilities from epoch {done[-1]}, and it "
+                            f"is missing or damaged; resume from the checkpoint of epoch {done[-1]} or an earlier one, or train again.")  # fmt: skip
 
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         epoch = round(state.epoch)
-        if epoch not in self.epochs:
-            return
+        if epoch in self.epochs and abs(state.epoch - epoch) < 1e-6:  # not the partial last epoch of a --max_steps run
+            self._refresh(epoch, model, args.should_save)
+
+    def _refresh(self, epoch: int, model, save: bool) -> None:
         from .inference import TorchClassifier
 
         was_training = model.training
@@ -379,6 +384,6 @@ class SelfDistillationCallback(TrainerCallback):
                                    f"Self-distillation: the model's own epoch-{epoch}", self.progress)  # fmt: skip
         finally:
             model.train(was_training)
-        if args.should_save:
+        if save:
             _write_probs(*self._file(epoch), probs)
         self.collator.teacher_probs = probs
