@@ -119,7 +119,7 @@ def _hyperparameters(args: dict, config: dict) -> list:
     rows = [(key, training[key]) for key in HYPERPARAMETERS if key in training]
     rows += [(key, data[key]) for key in AUGMENTATIONS if key in data]
     if training.get("distill_from") or training.get("self_distill_epochs"):  # a student: its teacher and how much of the targets it gave
-        rows += [(key, training[key]) for key in DISTILLATION if key in training]
+        rows += [(key, training[key]) for key in DISTILLATION if training.get(key) is not None]
     drop_path = (config.get("model_args") or {}).get("drop_path_rate", config.get("drop_path_rate"))  # timm / transformers
     return rows + ([("drop_path_rate", drop_path)] if drop_path is not None else [])
 
