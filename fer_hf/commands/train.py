@@ -274,7 +274,7 @@ def main(args=None):
             probs = precompute_teacher_probs(teacher, train_dataset, train_labels, training_args.distill_tta, training_args.output_dir,
                                              training_args.distill_from, progress=not training_args.disable_tqdm)  # fmt: skip
         teacher = None
-    if training_args.distill_precompute or training_args.self_distill_epochs:  # MixUp's collator looks each face's up
+    if probs is not None or training_args.self_distill_epochs:  # MixUp's collator looks each face's row up by index
         train_dataset = train_dataset.add_column("face_index", list(range(len(train_dataset))))
     crop_scale = (data_args.crop_scale_min, 1.0)
     # Augmentations and MixUp draw from one stream re-seeded per batch, so a resumed run redraws the same ones.
