@@ -119,7 +119,8 @@ def _hyperparameters(args: dict, config: dict) -> list:
     rows = [(key, training[key]) for key in HYPERPARAMETERS if key in training]
     rows += [(key, data[key]) for key in AUGMENTATIONS if key in data]
     if training.get("distill_from") or training.get("self_distill_epochs"):  # a student: its teacher and how much of the targets it gave
-        rows += [(key, training[key]) for key in DISTILLATION if training.get(key) is not None]
+        rows += [(key, training[key]) for key in DISTILLATION if training.get(key) is not None
+                 and not (key == "distill_precompute" and not training.get("distill_from"))]  # its own teacher: nothing to precompute
     drop_path = (config.get("model_args") or {}).get("drop_path_rate", config.get("drop_path_rate"))  # timm / transformers
     return rows + ([("drop_path_rate", drop_path)] if drop_path is not None else [])
 

@@ -199,19 +199,21 @@ def test_card_lists_the_augmentations_stochastic_depth_and_teacher(fer_checkpoin
     assert "hub_token" not in text and "| data |" not in text and "distill" not in text  # no teacher, no rows
     # A distilled model's card names its teacher and the teacher's share of the targets.
     args = json.loads((model_dir / "fer_hf_args.json").read_text())
-    args["training"].update(distill_from="fer-hf/fer2013-cpu-small", distill_alpha=0.5, distill_tta="hflip+zoom")
+    args["training"].update(distill_from="fer-hf/fer2013-cpu-small", distill_alpha=0.5, distill_tta="hflip+zoom",
+                            distill_precompute=True)
     (model_dir / "fer_hf_args.json").write_text(json.dumps(args))
     text = create_model_card(str(model_dir)).text
-    for row in ("| distill_from | fer-hf/fer2013-cpu-small |", "| distill_alpha | 0.5 |", "| distill_tta | hflip+zoom |"):
+    for row in ("| distill_from | fer-hf/fer2013-cpu-small |", "| distill_alpha | 0.5 |", "| distill_tta | hflip+zoom |",
+                "| distill_precompute | True |"):
         assert row in text, row
     assert "self_distill_epochs" not in text
     # A self-distilled one (its own teacher) names the epochs its targets were refreshed at.
-    args["training"].update(distill_from=None, self_distill_epochs=[12, 18, 24])
+    args["training"].update(distill_from=None, distill_precompute=False, self_distill_epochs=[12, 18, 24])
     (model_dir / "fer_hf_args.json").write_text(json.dumps(args))
     text = create_model_card(str(model_dir)).text
     for row in ("| self_distill_epochs | [12, 18, 24] |", "| distill_alpha | 0.5 |", "| distill_tta | hflip+zoom |"):
         assert row in text, row
-    assert "distill_from" not in text
+    assert "distill_from" not in text and "distill_precompute" not in text  # no teacher of its own to precompute
 
 
 def test_card_of_a_run_resumed_from_a_checkpoint_without_its_sessions(tmp_path):
