@@ -231,8 +231,29 @@ def markdown_report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(name_a: str, name_b: str, a: dict, b: dict, agreement: Optional[float]) -> str:
-    """Side-by-side accuracy, macro-F1, per-class recall and top-1 agreement of two evaluations."""
+def paired_comparison(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
+    """Is B's accuracy different from A's on the same faces? The faces only one model gets right decide it.
+
+    McNemar's exact test: under "equally accurate", each of the `n_discordant` faces that exactly one model gets right
+    is B's with probability 1/2, so the two-sided p-value is scipy's binomial test of `only_b_right` among them. The
+    95% interval of the accuracy difference B − A is the paired (Wald) one: the difference ± 1.96 standard errors,
+    `se = sqrt((only_a + only_b) / n − diff²) / sqrt(n)`; paired, it is much narrower than two separate intervals.
+    """
+    from scipy.stats import binomtest
+
+    right_a, right_b = np.asarray(pred_a) == np.asarray(labels), np.asarray(pred_b) == np.asarray(labels)
+    n, only_a, only_b = len(right_a), int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    diff = (only_b - only_a) / n
+    se = float(np.sqrt(max((only_a + only_b) / n - diff**2, 0.0) / n))
+    p_value = binomtest(only_b, only_a + only_b).pvalue if only_a + only_b else 1.0
+    return {"num_examples": n, "only_a_right": only_a, "only_b_right": only_b, "accuracy_diff": diff,
+            "accuracy_diff_ci95": [diff - 1.96 * se, diff + 1.96 * se], "mcnemar_p": float(p_value)}  # fmt: skip
+
+
+def comparison_table(name_a: str, name_b: str, a: dict, b: dict, agreement: Optional[float],
+                     paired: Optional[dict] = None) -> str:  # fmt: skip
+    """Side-by-side accuracy, macro-F1, per-class recall and top-1 agreement of two evaluations, and with `paired`
+    (`paired_comparison`) whether their accuracies differ beyond chance."""
     rows = [("accuracy", a["accuracy"], b["accuracy"]), ("macro-F1", a["macro_f1"], b["macro_f1"])]
     rows += [(f"recall {name}", a["per_class"][name]["recall"], b["per_class"][name]["recall"]) for name in a["per_class"]]
     width = max(len(name_a), len(name_b), 10)
@@ -240,4 +261,9 @@ def comparison_table(name_a: str, name_b: str, a: dict, b: dict, agreement: Opti
     lines += [f"{label:<18} {va:>{width}.4f} {vb:>{width}.4f} {vb - va:>+8.4f}" for label, va, vb in rows]
     if agreement is not None:
         lines.append(f"{'top-1 agreement':<18} {agreement:>{2 * width + 1}.4f}")
+    if paired is not None:
+        low, high = paired["accuracy_diff_ci95"]
+        lines.append(f"{'only one right':<18} {paired['only_a_right']:>{width}d} {paired['only_b_right']:>{width}d}")
+        lines.append(f"accuracy diff {paired['accuracy_diff']:+.4f}, paired 95% CI [{low:+.4f}, {high:+.4f}], "
+                     f"McNemar exact p = {paired['mcnemar_p']:.3g}")  # fmt: skip
     return "\n".join(lines)

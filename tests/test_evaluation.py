@@ -1,4 +1,5 @@
 import json
+import math
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 
 import evaluate_model
 from fer_hf.errors import UserError
-from fer_hf.evaluation import compute_metrics_report, expected_calibration_error, write_evaluation
+from fer_hf.evaluation import compute_metrics_report, expected_calibration_error, paired_comparison, write_evaluation
 from fer_hf.labels import EMOTIONS
 
 
@@ -55,6 +56,25 @@ def test_ece_is_zero_when_calibrated_and_large_when_overconfident():
     assert expected_calibration_error(overconfident, half_right) == pytest.approx(0.49, abs=0.02)
 
 
+def test_paired_comparison_counts_the_faces_only_one_model_gets_right():
+    # 1,000 faces: both right on 600, only A on 40, only B on 70, both wrong on 290.
+    labels = np.zeros(1000, int)
+    pred_a = np.r_[np.zeros(600), np.zeros(40), np.ones(70), np.ones(290)].astype(int)
+    pred_b = np.r_[np.zeros(600), np.ones(40), np.zeros(70), np.full(290, 2)].astype(int)
+    paired = paired_comparison(labels, pred_a, pred_b)
+    assert (paired["only_a_right"], paired["only_b_right"]) == (40, 70)
+    assert paired["accuracy_diff"] == pytest.approx(0.670 - 0.640)
+    # McNemar's exact test by hand: two-sided binomial tail of 70 of 110 discordant faces at p = 1/2.
+    tail = sum(math.comb(110, k) for k in range(70, 111)) / 2**110
+    assert paired["mcnemar_p"] == pytest.approx(2 * tail)
+    low, high = paired["accuracy_diff_ci95"]
+    se = math.sqrt((110 / 1000 - 0.03**2) / 1000)
+    assert (low, high) == pytest.approx((0.03 - 1.96 * se, 0.03 + 1.96 * se))
+    assert low > 0 and paired["mcnemar_p"] < 0.01  # 30 more faces right out of 110 that differ: not chance
+    same = paired_comparison(labels, pred_a, pred_a)
+    assert same["mcnemar_p"] == 1.0 and same["accuracy_diff_ci95"] == [0.0, 0.0]
+
+
 def test_every_report_file_is_written(tmp_path):
     labels, probs = _fixed_predictions(140)
     labels[labels == 1] = 0  # a class without examples: its AUC is undefined, not an error
@@ -87,9 +107,15 @@ def test_compare_and_tta(fer_checkpoint, fer_exports, synthetic_csv, tmp_path, c
     )
     out = capsys.readouterr().out
     assert "top-1 agreement" in out and "recall Disgust" in out
+    assert f"-> {tmp_path / 'onnx-int8' / 'report.md'}" in out  # where the report is, not where it was staged
     predictions = [np.loadtxt(tmp_path / name / "predictions.csv", delimiter=",", skiprows=1, usecols=2, dtype=str)
                    for name in ("onnx-fp32", "onnx-int8")]  # fmt: skip
     assert result["top1_agreement"] == pytest.approx(np.mean(predictions[0] == predictions[1]))
+    labels = np.loadtxt(tmp_path / "onnx-fp32" / "predictions.csv", delimiter=",", skiprows=1, usecols=1, dtype=str)
+    right = [p == labels for p in predictions]
+    assert (result["paired"]["only_a_right"], result["paired"]["only_b_right"]) == (
+        np.sum(right[0] & ~right[1]), np.sum(right[1] & ~right[0]))  # fmt: skip
+    assert "McNemar exact p" in out and json.loads((tmp_path / "comparison.json").read_text())["paired"] == result["paired"]
     assert result["a"]["tta"] == "hflip"
     assert (tmp_path / "comparison.json").exists() and (tmp_path / "onnx-int8" / "report.md").exists()
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..cli import UserError, parse_args, run, setup_logging
 from ..data import SPLITS, load_split
-from ..evaluation import comparison_table, predict_dataset, write_evaluation
+from ..evaluation import comparison_table, paired_comparison, predict_dataset, write_evaluation
 from ..inference import load_classifier
 from ..outputs import atomic_dir, check_output_dir, write_json
 
@@ -60,8 +60,9 @@ class EvaluationArguments:
         return dirs
 
 
-def evaluate(model_dir: str, dataset, args: EvaluationArguments, output_dir: str):
-    """Evaluate one model and write its report; returns (metrics, probabilities)."""
+def evaluate(model_dir: str, dataset, args: EvaluationArguments, output_dir: str, final_dir: Optional[str] = None):
+    """Evaluate one model and write its report into `output_dir` (a staging folder that becomes `final_dir`, when
+    given); returns (metrics, probabilities, labels)."""
     classifier = load_classifier(model_dir, flag="--model_dir")
     logger.info("Evaluating %s model %s on %d %s examples", classifier.kind, model_dir, len(dataset), args.split)
     probs, labels = predict_dataset(classifier, dataset, args.batch_size, args.tta, progress=not args.no_progress)
@@ -69,9 +70,9 @@ def evaluate(model_dir: str, dataset, args: EvaluationArguments, output_dir: str
     metrics = write_evaluation(output_dir, labels, probs, identifiers, classifier.labels)
     print(
         f"{model_dir}: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
-        f"ECE {metrics['ece']:.4f} on {metrics['num_examples']} {args.split} examples -> {output_dir}/report.md"
+        f"ECE {metrics['ece']:.4f} on {metrics['num_examples']} {args.split} examples -> {final_dir or output_dir}/report.md"
     )
-    return metrics, probs
+    return metrics, probs, labels
 
 
 def main(args=None):
@@ -97,14 +98,17 @@ def main(args=None):
     if names[0] == names[1]:
         names = ["model_a", "model_b"]
     with atomic_dir(output_dir) as root:
-        (metrics_a, probs_a), (metrics_b, probs_b) = [
-            evaluate(d, dataset, args, os.path.join(root, name)) for d, name in zip(model_dirs, names)
+        (metrics_a, probs_a, labels), (metrics_b, probs_b, _) = [
+            evaluate(d, dataset, args, os.path.join(root, name), os.path.join(output_dir, name))
+            for d, name in zip(model_dirs, names)
         ]
         agreement = float(np.mean(probs_a.argmax(1) == probs_b.argmax(1)))
-        table = comparison_table(names[0], names[1], metrics_a, metrics_b, agreement)
-        write_json(root / "comparison.json", {"models": model_dirs, "top1_agreement": agreement, "table": table.splitlines()})
+        paired = paired_comparison(labels, probs_a.argmax(1), probs_b.argmax(1))
+        table = comparison_table(names[0], names[1], metrics_a, metrics_b, agreement, paired)
+        write_json(root / "comparison.json",
+                   {"models": model_dirs, "top1_agreement": agreement, "paired": paired, "table": table.splitlines()})
     print(table)
-    return {"a": metrics_a, "b": metrics_b, "top1_agreement": agreement}
+    return {"a": metrics_a, "b": metrics_b, "top1_agreement": agreement, "paired": paired}
 
 
 if __name__ == "__main__":
