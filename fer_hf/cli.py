@@ -137,6 +137,20 @@ def run_record(script: str, args: Sequence[str], started: str, finished: str, se
     return record
 
 
+def teacher_run_record(teacher_dir: str) -> Optional[dict]:
+    """The run record of the train.py run that made a teacher: from `fer_hf_args.json` in the teacher's folder, or in
+    the folder above it (an export's `onnx-fp32/` inside the model's folder, as `models/` ships them). None when there
+    is none or it cannot be read: a teacher from elsewhere (the Hub, another tool) trains a student all the same."""
+    for folder in (Path(teacher_dir), Path(teacher_dir).parent):
+        try:
+            record = json.loads((folder / "fer_hf_args.json").read_text()).get("run")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(record, dict) and record.get("command"):
+            return record
+    return None
+
+
 SECRET_MARK = "<redacted>"
 
 

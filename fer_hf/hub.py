@@ -108,8 +108,17 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         classifier_dropout=args.get("model", {}).get("classifier_dropout"),
         freeze_layers=args.get("model", {}).get("freeze_layers"),
         record=args.get("run"),
+        teacher_record=args.get("teacher_run"),
+        with_teacher_minutes=_with_teacher_minutes(args),
         onnx_subfolders=list(onnx_subfolders),
     )
+
+
+def _with_teacher_minutes(args: dict) -> Optional[float]:
+    """Minutes of wall for the teacher's run and this one together, when both are known: what the model cost."""
+    records = [args.get(key) or {} for key in ("run", "teacher_run")]
+    totals = [record.get("total_wall_seconds", record.get("wall_seconds")) for record in records]  # records before resumes
+    return None if None in totals else sum(totals) / 60
 
 
 def _hyperparameters(args: dict, config: dict) -> list:

@@ -206,7 +206,17 @@ def test_card_lists_the_augmentations_stochastic_depth_and_teacher(fer_checkpoin
     for row in ("| distill_from | fer-hf/fer2013-cpu-small |", "| distill_alpha | 0.5 |", "| distill_tta | hflip+zoom |",
                 "| distill_precompute | True |"):
         assert row in text, row
-    assert "self_distill_epochs" not in text
+    assert "self_distill_epochs" not in text and "The teacher's run" not in text  # its teacher's run is not known
+    # With its teacher's run record (train.py copies it from the teacher's folder), the card adds what both cost.
+    teacher_run = {"command": "python train.py --preset cpu-teacher", "started_utc": "2026-12-03T06:03:19Z",
+                   "finished_utc": "2026-12-03T06:28:19Z", "total_wall_seconds": 1500, "machine": "2-core Xeon"}  # fmt: skip
+    args["run"] = {"command": "python train.py --preset cpu-small", "seed": 42, "started_utc": "2026-12-03T07:00:00Z",
+                   "finished_utc": "2026-12-03T08:15:00Z", "wall_seconds": 4500, "total_wall_seconds": 4500, "machine": "m"}  # fmt: skip
+    (model_dir / "fer_hf_args.json").write_text(json.dumps({**args, "teacher_run": teacher_run}))
+    text = create_model_card(str(model_dir)).text
+    assert "python train.py --preset cpu-teacher" in text and "(25.0 min wall)" in text
+    assert "Teacher and student together: **100.0 min wall**" in text
+    del args["run"]
     # A self-distilled one (its own teacher) names the epochs its targets were refreshed at.
     args["training"].update(distill_from=None, distill_precompute=False, self_distill_epochs=[12, 18, 24])
     (model_dir / "fer_hf_args.json").write_text(json.dumps(args))

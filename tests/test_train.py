@@ -1,6 +1,7 @@
 """End-to-end runs of train.py's main() on a tiny ViT and a small synthetic FER2013 CSV."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -129,6 +130,19 @@ def test_distillation_from_a_trained_model(synthetic_csv, tiny_vit, fer_checkpoi
     saved = json.loads((out / "fer_hf_args.json").read_text())
     assert saved["training"]["distill_from"] == fer_checkpoint and saved["training"]["distill_alpha"] == 0.7
     assert saved["training"]["distill_tta"] == "hflip+zoom"
+    assert "teacher_run" not in saved  # a teacher without a run record (not made by train.py)
+    # A teacher train.py made: its run record travels with the student, also from an export inside its folder.
+    teacher = tmp_path / "teacher"
+    shutil.copytree(fer_checkpoint, teacher)
+    record = {"command": "python train.py --preset teacher", "seed": 42, "started_utc": "2026-12-03T06:03:19Z",
+              "finished_utc": "2026-12-03T06:28:19Z", "wall_seconds": 1500, "total_wall_seconds": 1500, "machine": "m"}  # fmt: skip
+    (teacher / "fer_hf_args.json").write_text(json.dumps({"run": record}))
+    shutil.copytree(fer_checkpoint, teacher / "onnx-fp32")  # stands in for an export: what matters is where it is
+    for source in (teacher, teacher / "onnx-fp32"):
+        student = tmp_path / f"student-of-{source.name}"
+        train.main(_args(synthetic_csv, tiny_vit, student, steps=1, extra=["--distill_from", str(source), "--eval_strategy", "no",
+                                                                          "--save_strategy", "no", "--load_best_model_at_end", "false"]))  # fmt: skip
+        assert json.loads((student / "fer_hf_args.json").read_text())["teacher_run"] == record
     with pytest.raises(UserError, match="--distill_alpha must be in"):
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--distill_from", fer_checkpoint, "--distill_alpha", "2"]))
     with pytest.raises(UserError, match="Unknown --tta"):

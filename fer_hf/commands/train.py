@@ -19,7 +19,7 @@ import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
 from ..allocator import keep_freed_memory
-from ..cli import UserError, parse_args, preset_relative, run, run_record, setup_logging, utc_now
+from ..cli import UserError, parse_args, preset_relative, run, run_record, setup_logging, teacher_run_record, utc_now
 from ..data import check_data_source, decode_images, load_fer2013, require_split, take_first
 from ..inference import check_tta, load_classifier
 from ..labels import NUM_LABELS
@@ -241,9 +241,10 @@ def main(args=None):
 
     #    A teacher to distil from, if any. Run on every batch, it sees the student's own inputs, so it must take the
     #    same size and pixels; precomputed, it sees each whole face through its own image processor.
-    teacher = None
+    teacher = teacher_record = None
     if training_args.distill_from:
         teacher = load_classifier(training_args.distill_from, flag="--distill_from")  # a checkpoint or an ONNX export
+        teacher_record = teacher_run_record(teacher.model_dir)
         student_pixels = ProcessorConfig.from_image_processor(image_processor)
         if not training_args.distill_precompute and (teacher.processor.height, teacher.processor.width, teacher.processor.mean, teacher.processor.std) != (
             student_pixels.height, student_pixels.width, student_pixels.mean, student_pixels.std):  # fmt: skip
@@ -333,6 +334,8 @@ def main(args=None):
                     "run": run_record("train.py", argv, started, utc_now(), training_args.seed,
                                       os.path.basename(os.path.normpath(checkpoint)) if checkpoint else None, earlier_sessions)}  # fmt: skip
         resolved["training"]["push_to_hub"] = push_to_hub
+        if teacher_record is not None:  # what the teacher cost belongs to what this model cost
+            resolved["teacher_run"] = teacher_record
         write_json(os.path.join(training_args.output_dir, "fer_hf_args.json"), resolved, default=str)
 
     # 9. Evaluate the kept model on the validation split (FER2013 PublicTest).
