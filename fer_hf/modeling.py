@@ -109,15 +109,19 @@ def set_classifier_dropout(model: PreTrainedModel, p: float) -> None:
 
     The final linear layer is `model.classifier` itself (ViT, MobileViT) or its `linear` (LeViT's head is
     BatchNorm1d + Linear), so the dropout sits right before the last linear map in both. A timm model
-    (`TimmWrapper`) keeps timm's own head, whose dropout is timm's `drop_rate`: it is set there and in the config's
-    `model_args`, so a stock `from_pretrained` builds the same head.
+    (`TimmWrapper`) keeps timm's own head, whose dropout is timm's `drop_rate`: it is set there (an `nn.Dropout` in the
+    head, as TinyViT's, or the `drop_rate` that the model's `forward_head` passes to `F.dropout`, as ResNet's) and in
+    the config's `model_args`, so a stock `from_pretrained` builds the same head.
     """
     if hasattr(model, "timm_model"):
         dropouts = [m for m in _timm_head(model).modules() if isinstance(m, nn.Dropout)]
-        if not dropouts and p > 0:
+        functional = not dropouts and isinstance(getattr(model.timm_model, "drop_rate", None), (int, float))
+        if not dropouts and not functional and p > 0:
             raise UserError(f"timm's {model.config.architecture} head has no dropout; use --classifier_dropout 0 or another model.")
         for dropout in dropouts:
             dropout.p = p
+        if functional:
+            model.timm_model.drop_rate = p
         model.config.model_args = {**(model.config.model_args or {}), "drop_rate": p}
         model.config.classifier_dropout = p
         return

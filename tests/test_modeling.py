@@ -41,6 +41,28 @@ def test_dropout_is_active_in_training_only(tiny_vit):
     assert torch.equal(model.classifier(features), model.classifier(features))
 
 
+def test_a_timm_resnet_gets_its_head_dropout_through_drop_rate(tmp_path):
+    """timm's ResNet has no `nn.Dropout` module: its `forward_head` applies `F.dropout(drop_rate)`, which is what
+    --classifier_dropout sets, and what a stock `from_pretrained` rebuilds from the config's `model_args`."""
+    import json
+
+    from transformers import AutoModelForImageClassification
+
+    config = {"architecture": "resnet18", "architectures": ["TimmWrapperForImageClassification"], "model_type": "timm_wrapper",
+              "num_channels": 3, "do_pooling": True, "model_args": {"channels": [8, 8, 16, 16], "stem_width": 8}}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    model = create_model(str(tmp_path), classifier_dropout=0.5, freeze_layers=0, from_scratch=True)
+    assert model.timm_model.drop_rate == 0.5 and model.config.model_args["drop_rate"] == 0.5
+    features = model.timm_model.forward_features(torch.randn(4, 3, 32, 32)).detach()
+    model.train()
+    head = model.timm_model.forward_head
+    assert not torch.equal(head(features), head(features))  # dropout at work while training
+    model.eval()
+    assert torch.equal(head(features), head(features))
+    model.save_pretrained(tmp_path / "saved")
+    assert AutoModelForImageClassification.from_pretrained(tmp_path / "saved").timm_model.drop_rate == 0.5
+
+
 def test_embeddings_and_first_layers_are_frozen(tiny_vit):
     model = create_model(tiny_vit, freeze_layers=1)
     frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
