@@ -137,6 +137,12 @@ def run_record(script: str, args: Sequence[str], started: str, finished: str, se
     return record
 
 
+def record_wall_seconds(record: dict) -> Optional[int]:
+    """A run record's wall time over all its sessions: `total_wall_seconds` (None when earlier sessions went
+    unrecorded), or `wall_seconds` in a record written before fer-hf recorded resumes."""
+    return record.get("total_wall_seconds", record.get("wall_seconds"))
+
+
 def teacher_run_record(teacher_dir: str) -> Optional[dict]:
     """The run record of the train.py run that made a teacher: from `fer_hf_args.json` in the teacher's folder, or in
     the folder above it (an export's `onnx-fp32/` inside the model's folder, as `models/` ships them). None when there

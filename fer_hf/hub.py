@@ -18,6 +18,7 @@ from typing import Optional
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+from .cli import record_wall_seconds
 from .errors import UserError
 from .labels import EMOTIONS, FER2013_SPLIT_SIZES, SPLIT_TO_USAGE, is_full_fer2013_split
 from .loading import check_model_folder, is_hub_id
@@ -109,16 +110,22 @@ def create_model_card(model_dir: str, eval_dir: Optional[str] = None, repo_id: O
         freeze_layers=args.get("model", {}).get("freeze_layers"),
         record=args.get("run"),
         teacher_record=args.get("teacher_run"),
+        teacher_minutes=_minutes(args.get("teacher_run")),
         with_teacher_minutes=_with_teacher_minutes(args),
         onnx_subfolders=list(onnx_subfolders),
     )
 
 
+def _minutes(record: Optional[dict]) -> Optional[float]:
+    """Minutes of wall of a run record over all its sessions, when known."""
+    seconds = record_wall_seconds(record or {})
+    return None if seconds is None else seconds / 60
+
+
 def _with_teacher_minutes(args: dict) -> Optional[float]:
     """Minutes of wall for the teacher's run and this one together, when both are known: what the model cost."""
-    records = [args.get(key) or {} for key in ("run", "teacher_run")]
-    totals = [record.get("total_wall_seconds", record.get("wall_seconds")) for record in records]  # records before resumes
-    return None if None in totals else sum(totals) / 60
+    minutes = [_minutes(args.get(key)) for key in ("run", "teacher_run")]
+    return None if None in minutes else sum(minutes)
 
 
 def _hyperparameters(args: dict, config: dict) -> list:

@@ -9,6 +9,7 @@ from huggingface_hub import ModelCard
 from transformers import AutoModelForImageClassification, pipeline
 from PIL import Image
 
+from fer_hf.cli import record_wall_seconds
 from fer_hf.errors import UserError
 from fer_hf.labels import EMOTIONS
 from fer_hf.outputs import check_export_marker
@@ -28,7 +29,7 @@ def test_shipped_folder_is_complete_and_small():
     assert metrics["split"] == "validation" and metrics["num_examples"] == 3589  # FER2013 PublicTest
     args = json.loads((SHIPPED / "fer_hf_args.json").read_text())
     record = args["run"]
-    total = record.get("total_wall_seconds", record["wall_seconds"])  # all sessions of a resumed run
+    total = record_wall_seconds(record)  # all sessions of a resumed run
     assert "--preset cpu-small" in record["command"] and record["seed"] == 42 and total is not None and total <= 2 * 3600
     assert args["dataset"] == {"train_rows": 28709, "validation_rows": 3589}  # all of FER2013's Training and PublicTest
     card = ModelCard.load(SHIPPED / "README.md")
