@@ -28,13 +28,12 @@ import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features
 
 from .errors import UserError
-from .labels import EMOTIONS, SPLIT_TO_USAGE, USAGE_TO_SPLIT
+from .labels import EMOTIONS, SPLIT_TO_USAGE, SPLITS, USAGE_TO_SPLIT
 from .loading import is_hub_id
 
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
 IMAGE_SIZE = 48
 CSV_COLUMNS = ("emotion", "pixels", "Usage")
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp"}

@@ -11,6 +11,7 @@ LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
 
 # FER2013's `Usage` column and the image-folder file-name prefixes, mapped to `datasets` split names.
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "validation", "PrivateTest": "test"}
+SPLITS = tuple(USAGE_TO_SPLIT.values())  # train, validation, test
 SPLIT_TO_USAGE = {split: usage for usage, split in USAGE_TO_SPLIT.items()}
 # Faces per split in the official release: a result is called "FER2013" only when it was measured on all of them.
 FER2013_SPLIT_SIZES = {"train": 28709, "validation": 3589, "test": 3589}

@@ -21,8 +21,6 @@ from .loading import load_error_message, load_errors
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BACKBONE = "google/vit-base-patch16-224-in21k"
-
 
 class DropoutLinear(nn.Linear):
     """`Linear(Dropout(x))` with the parameter names of a plain `nn.Linear`."""
@@ -36,7 +34,7 @@ class DropoutLinear(nn.Linear):
 
 
 def create_model(
-    name_or_path: str = DEFAULT_BACKBONE,
+    name_or_path: str,
     classifier_dropout: float = 0.4,
     freeze_layers: int = 1,
     from_scratch: bool = False,

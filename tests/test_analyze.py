@@ -187,6 +187,20 @@ def test_the_onnx_path_imports_neither_torch_nor_transformers(fer_exports, media
     assert "Happy" in result.stdout or "face 1" in result.stdout
 
 
+def test_help_of_the_training_commands_skips_the_data_stack():
+    """`fer-hf train/evaluate/calibrate --help` import what their flags need (transformers' argument classes), not
+    datasets, scikit-learn or torchvision, which were half of their start-up."""
+    code = ("import contextlib, io, sys\nfrom fer_hf.commands import main\n"
+            "for name in ('train', 'evaluate', 'calibrate'):\n"
+            "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "        main([name, '--help'])\n"
+            "    assert '--data' in out.getvalue(), name\n"
+            "heavy = [m for m in ('datasets', 'sklearn', 'torchvision') if m in sys.modules]\n"
+            "assert not heavy, heavy")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_console_command_lists_its_subcommands_and_rejects_unknown_ones():
     result = subprocess.run([sys.executable, "-m", "fer_hf", "--help"], capture_output=True, text=True)
     assert result.returncode == 0

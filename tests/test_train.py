@@ -246,12 +246,12 @@ def test_wrong_flags_fail_before_the_data_is_read(synthetic_csv, tiny_vit, fer_c
     """A teacher, a model or a checkpoint that cannot be used is refused before FER2013 is parsed (seconds, not the
     data set's parse and decode)."""
     from conftest import make_tiny_vit
-    from fer_hf.commands import train as train_command
+    from fer_hf import data
 
     def no_data(*args, **kwargs):
         raise AssertionError("the data was read before the flags were checked")
 
-    monkeypatch.setattr(train_command, "load_fer2013", no_data)
+    monkeypatch.setattr(data, "load_fer2013", no_data)  # train.py imports it when it runs
     other_size = make_tiny_vit(tmp_path / "teacher-48", image_size=48, with_labels=True)
     with pytest.raises(UserError, match="takes 48x48 inputs normalised differently"):
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "a", extra=["--distill_from", other_size]))

@@ -16,7 +16,6 @@ from typing import Optional
 import numpy as np
 
 from ..cli import UserError, parse_args, run, setup_logging
-from ..data import load_split
 from ..outputs import atomic_dir, check_output_dir, write_json
 
 
@@ -37,11 +36,12 @@ class CalibrationArguments:
 
 
 def main(args=None) -> dict:
-    from ..calibration import fit_temperature, nll, scale_logits
+    (args,) = parse_args((CalibrationArguments,), args)
+    from ..calibration import fit_temperature, nll, scale_logits  # after the flags: `--help` answers without them
+    from ..data import load_split
     from ..evaluation import expected_calibration_error, predict_dataset
     from ..inference import TorchClassifier, load_classifier, softmax
 
-    (args,) = parse_args((CalibrationArguments,), args)
     if not args.model_dir or not args.data or not args.output_dir:
         raise UserError("Pass --model_dir CHECKPOINT --data fer2013.csv --output_dir OUT.")
     if args.split == "test":

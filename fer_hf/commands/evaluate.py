@@ -15,9 +15,8 @@ from typing import List, Optional
 import numpy as np
 
 from ..cli import UserError, parse_args, run, setup_logging
-from ..data import SPLITS, load_split
-from ..evaluation import comparison_table, paired_comparison, predict_dataset, write_evaluation
 from ..inference import load_classifier
+from ..labels import SPLITS
 from ..outputs import atomic_dir, check_output_dir, write_json
 
 
@@ -63,6 +62,8 @@ class EvaluationArguments:
 def evaluate(model_dir: str, dataset, args: EvaluationArguments, output_dir: str, final_dir: Optional[str] = None):
     """Evaluate one model and write its report into `output_dir` (a staging folder that becomes `final_dir`, when
     given); returns (metrics, probabilities, labels)."""
+    from ..evaluation import predict_dataset, write_evaluation
+
     classifier = load_classifier(model_dir, flag="--model_dir")
     logger.info("Evaluating %s model %s on %d %s examples", classifier.kind, model_dir, len(dataset), args.split)
     probs, labels = predict_dataset(classifier, dataset, args.batch_size, args.tta, progress=not args.no_progress)
@@ -88,7 +89,11 @@ def main(args=None):
     check_output_dir(output_dir, args.overwrite, inputs=model_dirs)
     setup_logging()
 
-    # 2. Data: one split, as the data layer reads it.
+    # 2. Data: one split, as the data layer reads it (datasets and scikit-learn are imported only now, so `--help`
+    #    and a wrong flag answer at once).
+    from ..data import load_split
+    from ..evaluation import comparison_table, paired_comparison
+
     dataset = load_split(args.data, args.split, args.skip_malformed_rows, args.data_cache_dir, args.max_samples)
 
     # 3. One model: a report. Two models: a report each and a side-by-side table (the folder appears whole).

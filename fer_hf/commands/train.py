@@ -18,25 +18,13 @@ from typing import List, Optional
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
-from ..allocator import keep_freed_memory
 from ..cli import UserError, parse_args, preset_relative, run, run_record, setup_logging, teacher_run_record, utc_now
-from ..data import check_data_source, decode_images, load_fer2013, require_split, take_first
-from ..inference import check_tta, load_classifier
-from ..labels import NUM_LABELS
-from ..metrics import compute_metrics
-from ..mixup import MixupCollator
-from ..loading import load_image_processor
-from ..modeling import DEFAULT_BACKBONE, create_model
-from ..outputs import write_json
-from ..preprocess import ProcessorConfig
-from ..progress import use_calm_progress
-from ..sampling import BatchSeeds
-from ..trainer import (FERTrainer, SelfDistillationCallback, checkpoint_sessions, last_complete_checkpoint, precompute_teacher_probs,
-                       prepare_output_dir)  # fmt: skip
-from ..transforms import FERTransform, collate
+from ..inference import check_tta
 
 
 logger = logging.getLogger("train")
+
+DEFAULT_BACKBONE = "google/vit-base-patch16-224-in21k"  # the ViT-B/16 recipe's backbone (ImageNet-21k weights)
 
 
 @dataclass
@@ -188,6 +176,24 @@ def main(args=None):
     started = utc_now()
     argv = list(sys.argv[1:] if args is None else args)
     model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, FERTrainingArguments), args)
+    # The rest is imported once the flags are read, so `--help` and a wrong flag answer without datasets,
+    # scikit-learn and torchvision (half of this command's start-up).
+    from ..allocator import keep_freed_memory
+    from ..data import check_data_source, decode_images, load_fer2013, require_split, take_first
+    from ..inference import load_classifier
+    from ..labels import NUM_LABELS
+    from ..loading import load_image_processor
+    from ..metrics import compute_metrics
+    from ..mixup import MixupCollator
+    from ..modeling import create_model
+    from ..outputs import write_json
+    from ..preprocess import ProcessorConfig
+    from ..progress import use_calm_progress
+    from ..sampling import BatchSeeds
+    from ..trainer import (FERTrainer, SelfDistillationCallback, checkpoint_sessions, last_complete_checkpoint,
+                           precompute_teacher_probs, prepare_output_dir)  # fmt: skip
+    from ..transforms import FERTransform, collate
+
     if not data_args.data:
         raise UserError("No data given: pass --data path/to/fer2013.csv (or an image folder, or a Hub dataset id).")
 
