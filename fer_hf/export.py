@@ -220,7 +220,7 @@ def verify_export(model_dir: str, fp32_dir: str, int8_dir: Optional[str], faces,
     from .inference import OnnxClassifier, TorchClassifier, softmax
 
     torch.set_num_threads(threads)
-    models = {"pytorch_fp32": TorchClassifier(model_dir, device="cpu"), "onnx_fp32": OnnxClassifier(fp32_dir, num_threads=threads)}
+    models = {"pytorch_fp32": TorchClassifier.from_pretrained(model_dir, device="cpu"), "onnx_fp32": OnnxClassifier(fp32_dir, num_threads=threads)}
     if int8_dir:
         models["onnx_int8"] = OnnxClassifier(int8_dir, num_threads=threads)
     pixel_values = models["pytorch_fp32"].preprocess(faces)

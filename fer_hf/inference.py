@@ -78,24 +78,21 @@ class TorchClassifier(EmotionClassifier):
 
     kind = "pytorch"
 
-    def __init__(self, model_dir: str, device: Optional[str] = None):
+    def __init__(self, model, processor: ProcessorConfig, model_dir: str = "(in memory)"):
+        """A classifier around a model in memory (e.g. the one being trained), on its own device, as it is (set
+        `model.eval()` first for inference); `from_pretrained` loads one from a folder."""
+        super().__init__(model_dir, processor, model.config.id2label)
+        self.model, self.device = model, next(model.parameters()).device
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str, device: Optional[str] = None) -> "TorchClassifier":
+        """The checkpoint in `model_dir`, in eval mode, on `device` (default: CUDA when there is one)."""
         import torch
 
         from .loading import load_model
 
-        model = load_model(model_dir).eval()
-        super().__init__(model_dir, ProcessorConfig.from_pretrained(model_dir), model.config.id2label)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = model.to(self.device)
-
-    @classmethod
-    def from_model(cls, model, processor: ProcessorConfig) -> "TorchClassifier":
-        """A classifier around a model in memory (e.g. the one being trained), on its own device, as it is (set
-        `model.eval()` first for inference)."""
-        classifier = cls.__new__(cls)
-        EmotionClassifier.__init__(classifier, "(in memory)", processor, model.config.id2label)
-        classifier.model, classifier.device = model, next(model.parameters()).device
-        return classifier
+        model = load_model(model_dir).eval().to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return cls(model, ProcessorConfig.from_pretrained(model_dir), model_dir)
 
     def logits(self, pixel_values: np.ndarray) -> np.ndarray:
         import torch
@@ -162,7 +159,7 @@ def load_classifier(model: str, subfolder: Optional[str] = None, flag: str = "--
     check_model_folder(model_dir, flag)
     if is_onnx_folder(model_dir):
         return OnnxClassifier(model_dir, **kwargs)
-    return TorchClassifier(model_dir, **kwargs)
+    return TorchClassifier.from_pretrained(model_dir, **kwargs)
 
 
 def tta_views(pixel_values: np.ndarray, tta: str) -> np.ndarray:

@@ -380,7 +380,7 @@ class SelfDistillationCallback(TrainerCallback):
         was_training = model.training
         model.eval()
         try:
-            probs = _predict_probs(TorchClassifier.from_model(model, self.processor), self.dataset, self.labels, self.tta,
+            probs = _predict_probs(TorchClassifier(model, self.processor), self.dataset, self.labels, self.tta,
                                    f"Self-distillation: the model's own epoch-{epoch}", self.progress)  # fmt: skip
         finally:
             model.train(was_training)

@@ -20,7 +20,7 @@ from fer_hf.demo.synthetic import generate
 def test_round_trip_three_loaders_match_pytorch(fer_checkpoint, fer_exports):
     fp32, int8 = fer_exports
     faces = list(generate(8, seed=3)[0])
-    reference = TorchClassifier(fer_checkpoint)
+    reference = TorchClassifier.from_pretrained(fer_checkpoint)
     pixel_values = reference.preprocess(faces)
     expected = reference.logits(pixel_values)
     for folder, tolerance in ((fp32, 1e-4), (int8, 0.5)):

@@ -362,7 +362,7 @@ def main(args=None):
 
         repo_id = training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir))
         eval_dataset.reset_format()
-        probs, labels = predict_dataset(TorchClassifier(training_args.output_dir), eval_dataset, progress=False)
+        probs, labels = predict_dataset(TorchClassifier.from_pretrained(training_args.output_dir), eval_dataset, progress=False)
         identifiers = {"model": repo_id, "data": data_args.data, "split": "validation"}
         eval_dir = os.path.join(training_args.output_dir, "eval")
         write_evaluation(eval_dir, labels, probs, identifiers)
