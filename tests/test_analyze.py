@@ -188,10 +188,10 @@ def test_the_onnx_path_imports_neither_torch_nor_transformers(fer_exports, media
 
 
 def test_help_of_the_training_commands_skips_the_data_stack():
-    """`fer-hf train/evaluate/calibrate --help` import what their flags need (transformers' argument classes), not
+    """`fer-hf train/evaluate/calibrate/export --help` import what their flags need (transformers' argument classes), not
     datasets, scikit-learn or torchvision, which were half of their start-up."""
     code = ("import contextlib, io, sys\nfrom fer_hf.commands import main\n"
-            "for name in ('train', 'evaluate', 'calibrate'):\n"
+            "for name in ('train', 'evaluate', 'calibrate', 'export'):\n"
             "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
             "        main([name, '--help'])\n"
             "    assert '--data' in out.getvalue(), name\n"

@@ -30,7 +30,6 @@ from ..export import (
     verify_export,
 )
 from ..outputs import atomic_dir, check_output_dir, write_export_marker, write_json
-from ..demo.synthetic import generate
 
 
 logger = logging.getLogger("export")
@@ -122,6 +121,8 @@ def export_all(args: ExportArguments, output_dir: str, target: str) -> dict:
     logger.info("Exported %s (fp32) and %s (int8, %s)", args.fp32_name, args.int8_name if int8_dir else None, target)
 
     # 3. Verify on generated faces: parity with PyTorch, int8 agreement, sizes and latency.
+    from ..demo.synthetic import generate  # here, not at the top: it reads through fer_hf.data, which imports datasets
+
     step()
     faces, _ = generate(args.num_faces, seed=1234)
     report = verify_export(args.model_dir, fp32_dir, int8_dir, list(faces), args.threads or torch.get_num_threads(), args.repeats)
