@@ -100,17 +100,28 @@ def test_script_prints_one_line_error(tmp_path, capsys):
     assert stop.value.code == 2 and err.startswith("error: Data path") and err.count("\n") == 1
 
 
-def test_cpu_preset_builds_trains_and_exports(synthetic_csv, tmp_path):
-    """--preset cpu-small: the TinyViT hybrid from scratch at 64 px, channels-last, a few steps, then the ONNX export."""
+def test_cpu_presets_build_train_distil_and_export(synthetic_csv, tmp_path):
+    """`make cpu-model` in miniature, a few steps each: --preset cpu-small-teacher (a ResNet from scratch at 64 px),
+    then --preset cpu-small (the TinyViT hybrid, channels-last) distilled from it through cached probabilities, then
+    the student's ONNX export."""
     import export
+
+    short = ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", "--disable_tqdm", "true"]
+    teacher = tmp_path / "teacher"
+    train.main(["--preset", "cpu-small-teacher", "--data", synthetic_csv, "--output_dir", str(teacher), "--max_steps", "2", *short])
+    saved = json.loads((teacher / "fer_hf_args.json").read_text())
+    assert saved["model"]["model_name_or_path"] == "fer_hf/configs/resnet-fer-64" and saved["training"]["learning_rate"] == 2e-3
+    model = AutoModelForImageClassification.from_pretrained(teacher)
+    assert model.config.architecture == "resnet18" and model.config.model_args["drop_rate"] == 0.2
+    assert "Attention" not in {type(m).__name__ for m in model.modules()}  # a pure CNN, allowed only as the teacher
 
     out = tmp_path / "preset"
     train.main(["--preset", "cpu-small", "--data", synthetic_csv, "--output_dir", str(out), "--max_steps", "2",
-                "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-                "--disable_tqdm", "true"])  # fmt: skip
+                "--distill_from", str(teacher), "--distill_precompute", "true", *short])  # fmt: skip
     saved = json.loads((out / "fer_hf_args.json").read_text())
     assert saved["model"]["preset"] == "cpu-small" and saved["model"]["train_from_scratch"] and saved["model"]["channels_last"]
     assert saved["model"]["model_name_or_path"] == "fer_hf/configs/tinyvit-fer-64"  # no path of this machine in the record
+    assert "--preset cpu-small-teacher" in saved["teacher_run"]["command"] and (out / "teacher_probs.npz").is_file()
     model = AutoModelForImageClassification.from_pretrained(out)  # trained channels-last, saved and loaded as usual
     assert model.config.model_type == "timm_wrapper" and model.config.architecture == "tiny_vit_5m_224"
     assert model.config.id2label == ID2LABEL and model.config.model_args["drop_rate"] == 0.2  # the Dropout + Linear head
@@ -292,5 +303,5 @@ def test_a_new_run_never_mixes_with_or_replaces_an_earlier_one(synthetic_csv, ti
 
 
 def test_unknown_preset_lists_the_known_ones(tmp_path):
-    with pytest.raises(UserError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, demo"):
+    with pytest.raises(UserError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, cpu-small-teacher, demo"):
         train.main(["--preset", "gpu-huge", "--output_dir", str(tmp_path)])
