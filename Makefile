@@ -53,11 +53,23 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 
 # The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
 # TRAIN_ARGS go to train.py: "--resume_from_checkpoint last" continues a killed run, "--overwrite_output_dir true" starts again.
+# DISTILL=1 first trains a ResNet teacher (preset cpu-small-teacher; a finished one is kept) and distils the student
+# from it (docs/laptop-model.md: the candidate recipe, not yet the shipped model's).
 CPU_DIR := outputs/cpu-small
+TEACHER_DIR := outputs/cpu-small-teacher
 TRAIN_ARGS ?=
+DISTILL ?=
 cpu-model: install
 	@test -f "$(DATA)" -a "$(DATA)" != "$(SYNTHETIC)" || { echo "pass DATA=path/to/fer2013.csv"; exit 2; }
-	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true $(TRAIN_ARGS)
+	@if [ -z "$(DISTILL)" ]; then :; \
+	elif [ -f $(TEACHER_DIR)/fer_hf_args.json ] && [[ "$(TRAIN_ARGS)" != *overwrite_output_dir* ]]; then \
+		echo "== teacher: kept the finished one in $(TEACHER_DIR)"; \
+	else \
+		echo "== teacher: ResNet, preset cpu-small-teacher"; \
+		$(RUN) python train.py --preset cpu-small-teacher --data $(DATA) --output_dir $(TEACHER_DIR) --disable_tqdm true $(TRAIN_ARGS); \
+	fi
+	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true \
+		$(if $(DISTILL),--distill_from $(TEACHER_DIR) --distill_precompute true) $(TRAIN_ARGS)
 	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true --overwrite true
 	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation --overwrite true
 	$(RUN) python -m fer_hf.hub --model_dir $(CPU_DIR) --export_dir $(CPU_DIR)-export --eval_dir $(CPU_DIR)/eval-validation \
