@@ -59,6 +59,8 @@ CPU_DIR := outputs/cpu-small
 TEACHER_DIR := outputs/cpu-small-teacher
 TRAIN_ARGS ?=
 DISTILL ?=
+# Resuming before the student saved its first checkpoint (killed in the teacher or in epoch 1) starts the student afresh.
+STUDENT_ARGS = $(if $(wildcard $(CPU_DIR)/checkpoint-*),$(TRAIN_ARGS),$(subst --resume_from_checkpoint last,--overwrite_output_dir true,$(TRAIN_ARGS)))
 cpu-model: install
 	@test -f "$(DATA)" -a "$(DATA)" != "$(SYNTHETIC)" || { echo "pass DATA=path/to/fer2013.csv"; exit 2; }
 	@if [ -z "$(DISTILL)" ]; then :; \
@@ -69,7 +71,7 @@ cpu-model: install
 		$(RUN) python train.py --preset cpu-small-teacher --data $(DATA) --output_dir $(TEACHER_DIR) --disable_tqdm true $(TRAIN_ARGS); \
 	fi
 	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true \
-		$(if $(DISTILL),--distill_from $(TEACHER_DIR) --distill_precompute true) $(TRAIN_ARGS)
+		$(if $(DISTILL),--distill_from $(TEACHER_DIR) --distill_precompute true) $(STUDENT_ARGS)
 	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true --overwrite true
 	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation --overwrite true
 	$(RUN) python -m fer_hf.hub --model_dir $(CPU_DIR) --export_dir $(CPU_DIR)-export --eval_dir $(CPU_DIR)/eval-validation \
