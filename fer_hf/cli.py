@@ -21,7 +21,8 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
     """Parse dataclasses from flags; a leading `config.json` supplies defaults that later flags override.
 
     `--preset NAME` is the same as a leading `fer_hf/configs/NAME.json`; a preset's values that name a folder beside
-    it (`"model_name_or_path": "tinyvit-fer-64"`) resolve to that folder.
+    it (`"model_name_or_path": "tinyvit-fer-64"`) resolve to that folder, and a config may build on a preset
+    (`"base": "cpu-small"`, see `read_config`).
     """
     from transformers import HfArgumentParser
 
@@ -39,16 +40,10 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
         preset = args[at + 1]
         args = [str(path)] + args[:at] + args[at + 2 :]
     if args and args[0].endswith(".json"):
-        try:
-            with open(args[0]) as f:
-                defaults = json.load(f)
-        except (OSError, json.JSONDecodeError) as err:
-            raise UserError(f"Cannot read config file {args[0]}: {err}") from None
+        defaults = read_config(args[0])
         known = {action.dest for action in parser._actions}
         if preset and "preset" in known:
             defaults["preset"] = preset
-            defaults = {key: str(PRESETS_DIR / value) if isinstance(value, str) and value and (PRESETS_DIR / value).is_dir() else value
-                        for key, value in defaults.items()}  # fmt: skip
         unknown = sorted(set(defaults) - known)
         if unknown:
             raise UserError(f"{args[0]}: unknown keys {unknown}; run with --help for the valid ones.")
@@ -64,6 +59,32 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
         if isinstance(err, UserError):
             raise
         raise UserError(str(err).strip().splitlines()[0]) from None
+
+
+def read_config(path, _seen=()) -> dict:
+    """A JSON config's values; `"base": "cpu-small"` takes that preset's values first (the config's own win), and a
+    preset's values that name a folder beside it resolve to that folder. A base may have a base of its own."""
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise UserError(f"Cannot read config file {path}: {err}") from None
+    if not isinstance(values, dict):
+        raise UserError(f"Config file {path} must hold a JSON object of flag names and values.")
+    is_preset = Path(path).resolve().parent == PRESETS_DIR
+    if is_preset:
+        values = {key: str(PRESETS_DIR / value) if isinstance(value, str) and value and (PRESETS_DIR / value).is_dir() else value
+                  for key, value in values.items()}  # fmt: skip
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    _seen = _seen or ((Path(path).stem,) if is_preset else ())
+    base_path = PRESETS_DIR / f"{base}.json"
+    if not isinstance(base, str) or not base_path.is_file() or base in _seen:
+        known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.json")))
+        why = "a base that leads back to itself" if base in _seen else "an unknown base"
+        raise UserError(f"{path}: {why} {base!r}; \"base\" names a preset, one of {known}.")
+    return {**read_config(base_path, (*_seen, base)), **values}
 
 
 def preset_relative(value):

@@ -305,3 +305,40 @@ def test_a_new_run_never_mixes_with_or_replaces_an_earlier_one(synthetic_csv, ti
 def test_unknown_preset_lists_the_known_ones(tmp_path):
     with pytest.raises(UserError, match="Unknown preset 'gpu-huge'; choose one of cpu-small, cpu-small-teacher, demo"):
         train.main(["--preset", "gpu-huge", "--output_dir", str(tmp_path)])
+
+
+def test_a_config_builds_on_a_preset_with_base(tmp_path):
+    """`"base": "cpu-small"` takes that preset's values first; the config's own values and then the flags win."""
+    from fer_hf.cli import parse_args
+    from fer_hf.commands.train import DataArguments, FERTrainingArguments, ModelArguments
+
+    def parsed(*args):
+        return parse_args((ModelArguments, DataArguments, FERTrainingArguments), list(args))
+
+    small, _, small_training = parsed("--preset", "cpu-small")
+    teacher, teacher_data, teacher_training = parsed("--preset", "cpu-small-teacher")  # "base": "cpu-small"
+    assert teacher.model_name_or_path.endswith("resnet-fer-64") and small.model_name_or_path.endswith("tinyvit-fer-64")
+    assert (teacher_training.num_train_epochs, teacher_training.learning_rate, teacher.preset) == (20, 2e-3, "cpu-small-teacher")
+    assert teacher_data.erasing_prob == 0.25 and teacher.classifier_dropout == 0.2 and teacher.channels_last  # from cpu-small
+    assert teacher_training.mixup_alpha == small_training.mixup_alpha and teacher_training.seed == 42
+    mine = tmp_path / "cpu-small-teacher.json"  # a user's file may share a preset's name
+    mine.write_text(json.dumps({"base": "cpu-small-teacher", "num_train_epochs": 5}))  # a base's base is followed too
+    model, data, training = parsed(str(mine), "--learning_rate", "1e-3")
+    assert model.model_name_or_path.endswith("resnet-fer-64") and data.erasing_prob == 0.25
+    assert (training.num_train_epochs, training.learning_rate, training.head_learning_rate) == (5, 1e-3, 2e-3)
+    mine.write_text(json.dumps({"base": "gpu-huge"}))
+    with pytest.raises(UserError, match="an unknown base 'gpu-huge'; \"base\" names a preset, one of cpu-small, "):
+        parsed(str(mine))
+    mine.write_text("[1, 2]")
+    with pytest.raises(UserError, match="must hold a JSON object"):
+        parsed(str(mine))
+
+
+def test_presets_whose_bases_lead_back_to_themselves_are_refused(tmp_path, monkeypatch):
+    from fer_hf import cli
+
+    monkeypatch.setattr(cli, "PRESETS_DIR", tmp_path)
+    (tmp_path / "a.json").write_text(json.dumps({"base": "b", "seed": 1}))
+    (tmp_path / "b.json").write_text(json.dumps({"base": "a", "seed": 2}))
+    with pytest.raises(UserError, match="b.json: a base that leads back to itself 'a'"):
+        cli.read_config(tmp_path / "a.json")
