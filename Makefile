@@ -53,17 +53,18 @@ bench: install $(if $(filter $(SYNTHETIC),$(DATA)),$(SYNTHETIC))
 
 # The CPU preset, end to end: train on FER2013, evaluate on PublicTest, export, and lay out models/fer2013-cpu-small.
 # TRAIN_ARGS go to train.py: "--resume_from_checkpoint last" continues a killed run, "--overwrite_output_dir true" starts again.
-# DISTILL=1 first trains a ResNet teacher (preset cpu-small-teacher; a finished one is kept) and distils the student
-# from it (docs/laptop-model.md: the candidate recipe, not yet the shipped model's).
+# It first trains a ResNet teacher (preset cpu-small-teacher; a finished one is kept) and distils the TinyViT student
+# from it, as the shipped model was made; DISTILL=0 trains the student alone (the recipe shipped until 2026-12-07).
 CPU_DIR := outputs/cpu-small
 TEACHER_DIR := outputs/cpu-small-teacher
 TRAIN_ARGS ?=
-DISTILL ?=
+DISTILL ?= 1
+TEACHER := $(filter 1,$(DISTILL))
 # Resuming before the student saved its first checkpoint (killed in the teacher or in epoch 1) starts the student afresh.
 STUDENT_ARGS = $(if $(wildcard $(CPU_DIR)/checkpoint-*),$(TRAIN_ARGS),$(subst --resume_from_checkpoint last,--overwrite_output_dir true,$(TRAIN_ARGS)))
 cpu-model: install
 	@test -f "$(DATA)" -a "$(DATA)" != "$(SYNTHETIC)" || { echo "pass DATA=path/to/fer2013.csv"; exit 2; }
-	@if [ -z "$(DISTILL)" ]; then :; \
+	@if [ -z "$(TEACHER)" ]; then :; \
 	elif [ -f $(TEACHER_DIR)/fer_hf_args.json ] && [[ "$(TRAIN_ARGS)" != *overwrite_output_dir* ]]; then \
 		echo "== teacher: kept the finished one in $(TEACHER_DIR)"; \
 	else \
@@ -71,7 +72,7 @@ cpu-model: install
 		$(RUN) python train.py --preset cpu-small-teacher --data $(DATA) --output_dir $(TEACHER_DIR) --disable_tqdm true $(TRAIN_ARGS); \
 	fi
 	$(RUN) python train.py --preset cpu-small --data $(DATA) --output_dir $(CPU_DIR) --disable_tqdm true \
-		$(if $(DISTILL),--distill_from $(TEACHER_DIR) --distill_precompute true) $(STUDENT_ARGS)
+		$(if $(TEACHER),--distill_from $(TEACHER_DIR) --distill_precompute true) $(STUDENT_ARGS)
 	$(RUN) python evaluate_model.py --model_dir $(CPU_DIR) --data $(DATA) --split validation --output_dir $(CPU_DIR)/eval-validation --no_progress true --overwrite true
 	$(RUN) python export.py --model_dir $(CPU_DIR) --output_dir $(CPU_DIR)-export --data $(DATA) --split validation --overwrite true
 	$(RUN) python -m fer_hf.hub --model_dir $(CPU_DIR) --export_dir $(CPU_DIR)-export --eval_dir $(CPU_DIR)/eval-validation \

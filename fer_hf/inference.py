@@ -22,12 +22,12 @@ from .preprocess import ImageLike, ProcessorConfig, preprocess
 
 # Test-time augmentation: `hflip` averages each face's probabilities with its mirror's; `hflip+zoom` also with a view
 # 10% tighter (the centre 90% of the input, resized back) and its mirror. The training crops cover 80-100% of a face's
-# area, so the tighter view is one the model learned from; on PublicTest it adds 1.7 points to the shipped model's
-# hflip score (docs/laptop-model.md), for twice the inference work.
+# area, so the tighter view is one the model learned from; on PublicTest it adds 1.0 point to the shipped model's
+# hflip score (1.7 to the previous model's; docs/laptop-model.md), for twice the inference work.
 TTA_MODES = ("none", "hflip", "hflip+zoom")
 ZOOM = 0.9
-# The default of realtime, the API and the web demo: 65.8% on PublicTest for the shipped int8 model, against 64.0% with
-# the mirror alone and 62.9% with one view; all faces and their views in one batched call.
+# The default of realtime, the API and the web demo: 66.4% on PublicTest for the shipped int8 model, against 65.4% with
+# the mirror alone and 64.5% with one view; all faces and their views in one batched call.
 DEFAULT_TTA = "hflip+zoom"
 
 

@@ -25,9 +25,9 @@ from .inference import DEFAULT_TTA, EmotionClassifier, check_tta, load_classifie
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# int8: the shipped TinyViT's int8 export (int8 MatMuls, fp32 convolutions) scores 65.76% on PublicTest with the default
-# hflip+zoom TTA where fp32 scores 65.70%, is faster (1.51 vs 1.90 ms per face at batch 1,
-# 0.84 vs 1.13 at batch 8, export_report.json) and 3x smaller (4.9 vs 15.4 MB); the fp32 export ships beside it.
+# int8: the shipped TinyViT's int8 export (int8 MatMuls, fp32 convolutions) scores 66.40% on PublicTest with the default
+# hflip+zoom TTA where fp32 scores 66.37%, is faster (1.51 vs 1.90 ms per face at batch 1, 0.84 vs 1.13 at batch 8 on
+# the faster AVX-512 Xeon of BENCHMARKS.md) and 3x smaller (4.9 vs 15.4 MB); the fp32 export ships beside it.
 SHIPPED_MODEL = "fer2013-cpu-small"
 SHIPPED_SUBFOLDER = "onnx-int8"
 SHIPPED_HUB_ID = "fer-hf/fer2013-cpu-small"

@@ -34,7 +34,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, drawing: bool = True) -
     parser.add_argument("--detector", default="auto", choices=DETECTORS, help="Face detector; auto: YuNet when its model is cached or downloadable, else Haar with a note.")
     parser.add_argument("--yunet_model", default=None, help="A local face_detection_yunet_*.onnx instead of the Hub's.")
     parser.add_argument("--margin", type=float, default=0.1, help="Crop margin around each face, as a fraction of its size.")
-    parser.add_argument("--tta", default=DEFAULT_TTA, choices=TTA_MODES, help="hflip+zoom: average each face with its mirror and a 10%% tighter view of both (one call; shipped int8 model 65.8%% on PublicTest); hflip: with its mirror (64.0%%); none: one view (62.9%%).")
+    parser.add_argument("--tta", default=DEFAULT_TTA, choices=TTA_MODES, help="hflip+zoom: average each face with its mirror and a 10%% tighter view of both (one call; shipped int8 model 66.4%% on PublicTest); hflip: with its mirror (65.4%%); none: one view (64.5%%).")
     parser.add_argument("--align", action="store_true", help="Rotate each face so its eyes are level (YuNet landmarks) before classifying.")
     if drawing:
         parser.add_argument("--probs", action="store_true", help="Draw the seven probability bars under each face.")
