@@ -207,6 +207,7 @@ def test_card_lists_the_augmentations_stochastic_depth_and_teacher(fer_checkpoin
                 "| distill_precompute | True |"):
         assert row in text, row
     assert "self_distill_epochs" not in text and "The teacher's run" not in text  # its teacher's run is not known
+    assert "the probabilities of `fer-hf/fer2013-cpu-small`, averaged over its `hflip+zoom` views, make up 0.5 of each" in text
     # With its teacher's run record (train.py copies it from the teacher's folder), the card adds what both cost.
     teacher_run = {"command": "python train.py --preset cpu-teacher", "started_utc": "2026-12-03T06:03:19Z",
                    "finished_utc": "2026-12-03T06:28:19Z", "total_wall_seconds": 1500, "machine": "2-core Xeon"}  # fmt: skip
@@ -215,7 +216,7 @@ def test_card_lists_the_augmentations_stochastic_depth_and_teacher(fer_checkpoin
     (model_dir / "fer_hf_args.json").write_text(json.dumps({**args, "teacher_run": teacher_run}))
     text = create_model_card(str(model_dir)).text
     assert "python train.py --preset cpu-teacher" in text and "(25.0 min wall)" in text
-    assert "Teacher and student together: **100.0 min wall**" in text
+    assert "Teacher and student together: **100.0 min wall**" in text and "(#the-teachers-run)" in text
     del args["run"]
     # A self-distilled one (its own teacher) names the epochs its targets were refreshed at.
     args["training"].update(distill_from=None, distill_precompute=False, self_distill_epochs=[12, 18, 24])
