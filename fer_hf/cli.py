@@ -35,8 +35,7 @@ def parse_args(dataclass_types, args: Optional[Sequence[str]] = None):
             raise UserError("--preset needs a name, e.g. --preset cpu-small.")
         path = PRESETS_DIR / f"{args[at + 1]}.json"
         if not path.is_file():
-            known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
-            raise UserError(f"Unknown preset '{args[at + 1]}'; choose one of {', '.join(known)}.")
+            raise UserError(f"Unknown preset '{args[at + 1]}'; choose one of {_known_presets()}.")
         preset = args[at + 1]
         args = [str(path)] + args[:at] + args[at + 2 :]
     if args and args[0].endswith(".json"):
@@ -81,10 +80,13 @@ def read_config(path, _seen=()) -> dict:
     _seen = _seen or ((Path(path).stem,) if is_preset else ())
     base_path = PRESETS_DIR / f"{base}.json"
     if not isinstance(base, str) or not base_path.is_file() or base in _seen:
-        known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.json")))
         why = "a base that leads back to itself" if base in _seen else "an unknown base"
-        raise UserError(f"{path}: {why} {base!r}; \"base\" names a preset, one of {known}.")
+        raise UserError(f"{path}: {why} {base!r}; \"base\" names a preset, one of {_known_presets()}.")
     return {**read_config(base_path, (*_seen, base)), **values}
+
+
+def _known_presets() -> str:
+    return ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.json")))
 
 
 def preset_relative(value):
