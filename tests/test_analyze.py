@@ -45,6 +45,7 @@ def test_photos_folder_to_csv_jsonl_and_annotated_copies(fer_exports, media, tmp
     stats = analyze.main([str(photos), "--model", fer_exports[1], "--detector", "haar", "--output", str(out),
                           "--annotated", str(tmp_path / "labelled"), "--quiet"])  # fmt: skip
     assert stats["photos"] == 3 and stats["faces"] == 3 and stats["no_face"] == 1 and stats["unreadable"] == 1
+    assert "3 photos, 0 videos, 3 faces, 1 photo with no face found, 1 unreadable file skipped" in capsys.readouterr().err
     rows = _rows(out)
     assert list(rows[0])[:7] == ["file", "x", "y", "w", "h", "label", "confidence"] and "Neutral" in rows[0]
     assert sorted(r["file"] for r in rows) == ["broken.jpg", "one.png", "two.jpg", "two.jpg", "wall.jpg"]  # independent photos
@@ -69,8 +70,9 @@ def test_photos_folder_to_csv_jsonl_and_annotated_copies(fer_exports, media, tmp
 
 def test_one_photo_prints_each_face(fer_exports, media, capsys):
     analyze.main([str(media / "one.png"), "--model", fer_exports[1], "--detector", "haar"])
-    out = capsys.readouterr().out
-    assert out.startswith(f"{media / 'one.png'} face 1 at [") and out.count("\n") == 1
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"{media / 'one.png'} face 1 at [") and printed.out.count("\n") == 1
+    assert printed.err.endswith("1 photo, 0 videos, 1 face\n")
     with pytest.raises(UserError, match="Cannot read image"):
         analyze.main([str(media / "broken.jpg"), "--model", fer_exports[1], "--detector", "haar"])
 

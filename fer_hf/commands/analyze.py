@@ -98,10 +98,15 @@ def run(args: argparse.Namespace) -> dict:
     elif summaries:
         for s in summaries:
             print(f"{s.file} face #{s.track_id}: {s.dominant} ({s.frames} frames, {s.first_s:.1f}-{s.last_s:.1f} s)")
-    print(f"{stats['photos']} photos, {stats['videos']} videos, {stats['faces']} faces"
-          + (f", {stats['no_face']} photos with no face found" if stats["no_face"] else "")
-          + (f", {stats['unreadable']} unreadable files skipped" if stats["unreadable"] else ""), file=sys.stderr)  # fmt: skip
+    print(f"{_count(stats['photos'], 'photo')}, {_count(stats['videos'], 'video')}, {_count(stats['faces'], 'face')}"
+          + (f", {_count(stats['no_face'], 'photo')} with no face found" if stats["no_face"] else "")
+          + (f", {_count(stats['unreadable'], 'unreadable file')} skipped" if stats["unreadable"] else ""), file=sys.stderr)  # fmt: skip
     return stats
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 photo', '3 photos'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class _PrintLog:
