@@ -133,6 +133,8 @@ def _hyperparameters(args: dict, config: dict) -> list:
     stochastic depth when it has one."""
     training, data = args.get("training", {}), args.get("data", {})
     rows = [(key, training[key]) for key in HYPERPARAMETERS if key in training]
+    if training.get("cutmix_alpha"):  # CutMix is off unless asked for
+        rows += [(key, training[key]) for key in ("cutmix_alpha", "cutmix_switch_prob") if key in training]
     rows += [(key, data[key]) for key in AUGMENTATIONS if key in data]
     if training.get("distill_from") or training.get("self_distill_epochs"):  # a student: its teacher and how much of the targets it gave
         rows += [(key, training[key]) for key in DISTILLATION if training.get(key) is not None

@@ -1,4 +1,4 @@
-"""The training recipe's parts: transforms, class-balanced sampler, MixUp, LR schedule."""
+"""The training recipe's parts: transforms, class-balanced sampler, MixUp and CutMix, LR schedule."""
 
 import math
 from pathlib import Path
@@ -171,6 +171,42 @@ def test_mixup_rejects_bad_settings():
         MixupCollator(7, alpha=0)
     with pytest.raises(UserError, match="probability"):
         MixupCollator(7, prob=1.5)
+    with pytest.raises(UserError, match="CutMix alpha must be >= 0"):
+        MixupCollator(7, cutmix_alpha=-1)
+    with pytest.raises(UserError, match="CutMix switch probability must be in"):
+        MixupCollator(7, cutmix_alpha=1.0, cutmix_switch_prob=2)
+
+
+def test_cutmix_pastes_a_box_of_the_reversed_batch_and_weights_the_targets_by_its_area():
+    """A CutMix batch: each face keeps its own pixels outside one box and has its partner's (the reversed batch's)
+    inside it, and the targets weigh the two labels by those areas; the same generator seed draws the same boxes."""
+    examples = [{"pixel_values": torch.full((3, 16, 16), float(i)), "labels": i} for i in range(4)]
+    collator = MixupCollator(7, prob=1.0, cutmix_alpha=1.0, cutmix_switch_prob=1.0, generator=torch.Generator().manual_seed(0))
+    areas = set()
+    for _ in range(5):
+        batch = collator(examples)
+        for i in range(4):
+            pixels = batch["pixel_values"][i]
+            pasted = (pixels == 3 - i).float().mean().item()  # the partner of face i is face 3 - i
+            assert torch.all((pixels == i) | (pixels == 3 - i))
+            assert batch["labels"][i, i].item() == pytest.approx(1 - pasted) and batch["labels"][i, 3 - i].item() == pytest.approx(pasted)
+        areas.add(round(pasted, 4))
+        torch.testing.assert_close(batch["labels"].sum(dim=1), torch.ones(4))
+    assert len(areas) > 1  # boxes of different sizes, not one fixed cut
+    replay = MixupCollator(7, prob=1.0, cutmix_alpha=1.0, cutmix_switch_prob=1.0, generator=torch.Generator().manual_seed(0))
+    first = replay(examples)
+    again = MixupCollator(7, prob=1.0, cutmix_alpha=1.0, cutmix_switch_prob=1.0, generator=torch.Generator().manual_seed(0))(examples)
+    assert torch.equal(first["pixel_values"], again["pixel_values"]) and torch.equal(first["labels"], again["labels"])
+    # Switching: with probability 0.5 a mixed batch is CutMix (pasted: two values per face) or MixUp (blended: one).
+    switching = MixupCollator(7, alpha=9.0, prob=1.0, cutmix_alpha=1.0, cutmix_switch_prob=0.5, generator=torch.Generator().manual_seed(1))
+    kinds = {len(torch.unique(switching(examples)["pixel_values"][0])) for _ in range(20)}
+    assert kinds == {1, 2}
+    # Without CutMix the random draws are MixUp's as before CutMix existed: the same λ from the same seed.
+    plain = MixupCollator(7, alpha=1.0, prob=1.0, generator=torch.Generator().manual_seed(3))
+    generator = torch.Generator().manual_seed(3)
+    assert torch.rand((), generator=generator).item() < 1.0
+    expected = np.random.default_rng(int(torch.randint(2**62, (), generator=generator))).beta(1.0, 1.0)
+    assert plain.sample_lambda() == pytest.approx(expected)
 
 
 def test_schedule_rises_holds_and_decays_to_zero(tmp_path):

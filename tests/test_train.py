@@ -67,6 +67,23 @@ def test_resume_continues_at_the_saved_step(synthetic_csv, tiny_vit, tmp_path):
     assert "resumed from `checkpoint-3`" in card and f"{first[0]['started_utc']} → {first[0]['saved_utc']}" in card and "min wall in all" in card
 
 
+def test_cutmix_flags_reach_the_training_batches_and_the_card(synthetic_csv, tiny_vit, tmp_path, monkeypatch):
+    from fer_hf import mixup
+
+    boxes, box = [], mixup.cutmix_box
+    monkeypatch.setattr(mixup, "cutmix_box", lambda *a: boxes.append(box(*a)) or boxes[-1])  # each CutMix batch's box
+    out = tmp_path / "run"
+    train.main(_args(synthetic_csv, tiny_vit, out, steps=2, extra=["--mixup_prob", "1", "--cutmix_alpha", "1", "--cutmix_switch_prob", "1",
+                                                                  "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]))  # fmt: skip
+    assert len(boxes) >= 2  # every training batch (the loader may collate one ahead)
+    card = create_model_card(str(out)).text
+    assert "| cutmix_alpha | 1.0 |" in card and "| cutmix_switch_prob | 1.0 |" in card
+    saved = json.loads((out / "fer_hf_args.json").read_text())
+    saved["training"]["cutmix_alpha"] = 0.0  # a run without CutMix: its card does not mention it
+    (out / "fer_hf_args.json").write_text(json.dumps(saved))
+    assert "| cutmix_" not in create_model_card(str(out)).text
+
+
 def test_json_config_with_flag_overrides(synthetic_csv, tiny_vit, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"data": synthetic_csv, "model_name_or_path": tiny_vit, "max_steps": 50, "mixup_prob": 0.0}))
@@ -158,6 +175,9 @@ def test_distillation_from_a_trained_model(synthetic_csv, tiny_vit, fer_checkpoi
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "c", extra=["--distill_from", fer_checkpoint, "--distill_alpha", "2"]))
     with pytest.raises(UserError, match="Unknown --tta"):
         train.main(_args(synthetic_csv, tiny_vit, tmp_path / "d", extra=["--distill_from", fer_checkpoint, "--distill_tta", "five"]))
+    with pytest.raises(UserError, match="CutMix switch probability must be in"):
+        train.main(_args("no-such.csv", tiny_vit, tmp_path / "e", extra=["--cutmix_alpha", "1", "--cutmix_switch_prob", "1.5"]))
+    assert not (tmp_path / "e").exists()  # refused before any data was read or folder made
 
 
 def test_distillation_against_precomputed_teacher_probabilities(synthetic_csv, tiny_vit, tmp_path, monkeypatch):

@@ -117,6 +117,10 @@ class FERTrainingArguments(TrainingArguments):
     plateau_epochs: float = field(default=3.0, metadata={"help": "Epochs held at the peak LR before the cosine decay."})
     mixup_alpha: float = field(default=9.0, metadata={"help": "MixUp Beta(alpha, alpha) parameter."})
     mixup_prob: float = field(default=0.5, metadata={"help": "Probability that a training batch is mixed (0: off)."})
+    cutmix_alpha: float = field(default=0.0, metadata={"help": "CutMix Beta(alpha, alpha) parameter (0: no CutMix, only MixUp)."})
+    cutmix_switch_prob: float = field(
+        default=0.5, metadata={"help": "With cutmix_alpha > 0: probability that a mixed batch is CutMix instead of MixUp (1: CutMix only)."}
+    )
     balanced_sampling: bool = field(default=True, metadata={"help": "Draw training batches class-balanced."})
     balance_power: float = field(
         default=1.0, metadata={"help": "Class weight = frequency^-power: 1 draws classes equally, 0.5 by square root."}
@@ -151,6 +155,10 @@ class FERTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        from ..mixup import MixupCollator
+
+        # MixUp's and CutMix's settings, checked before any data is read.
+        MixupCollator(2, self.mixup_alpha, self.mixup_prob, cutmix_alpha=self.cutmix_alpha, cutmix_switch_prob=self.cutmix_switch_prob)
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise UserError(f"--distill_alpha must be in [0, 1], got {self.distill_alpha}.")
         check_tta(self.distill_tta)
@@ -294,7 +302,8 @@ def main(args=None):
     # 6. Trainer: balanced sampler and MixUp for training batches, backbone and head learning rates on the
     #    warmup → plateau → cosine schedule, early stopping on validation loss.
     train_collator = MixupCollator(NUM_LABELS, training_args.mixup_alpha, training_args.mixup_prob, training_args.label_smoothing_factor,
-                                   generator=batch_seeds.generator, teacher_alpha=training_args.distill_alpha, teacher_probs=probs)  # fmt: skip
+                                   generator=batch_seeds.generator, teacher_alpha=training_args.distill_alpha, teacher_probs=probs,
+                                   cutmix_alpha=training_args.cutmix_alpha, cutmix_switch_prob=training_args.cutmix_switch_prob)  # fmt: skip
     callbacks = []
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
