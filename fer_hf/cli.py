@@ -204,6 +204,11 @@ def redact_args(args: Sequence[str]) -> list:
     return out
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 photo', '3 photos': a count with its noun, singular where it is one (for the commands' closing summaries)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def setup_logging(library_level: int = logging.WARNING) -> None:
     """Timestamped INFO logging for the scripts and fer_hf; transformers and datasets at `library_level`."""
     import datasets

@@ -13,6 +13,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .cli import counted
 from .recognizer import EmotionRecognizer
 from .tracking import FaceTracker
 from .video import FaceLog, SourceError, VideoSink, draw_faces, draw_overlay
@@ -36,12 +37,13 @@ class StreamSummary:
         return {stage: (float(np.percentile(v, 50)), float(np.percentile(v, 95))) for stage, v in self.stage_ms.items() if v}
 
     def format(self) -> str:
-        lines = [f"{self.frames} frames, {self.faces} faces, mean {self.fps:.1f} FPS ({self.infer_calls} inference calls"
-                 + (f", {self.dropped} camera frames skipped: the loop is slower than the camera)" if self.dropped else ")"),
+        counts = f"{counted(self.frames, 'frame')}, {counted(self.faces, 'face')}"
+        lines = [f"{counts}, mean {self.fps:.1f} FPS ({counted(self.infer_calls, 'inference call')}"
+                 + (f", {counted(self.dropped, 'camera frame')} skipped: the loop is slower than the camera)" if self.dropped else ")"),
                  f"{'stage':<11} {'p50 ms':>8} {'p95 ms':>8}"]  # fmt: skip
         lines += [f"{stage:<11} {p50:>8.2f} {p95:>8.2f}" for stage, (p50, p95) in self.percentiles().items()]
         if self.tracks:
-            lines.append("tracks: " + ", ".join(f"#{tid} {label} ({n} frames)" for tid, n, label in self.tracks))
+            lines.append("tracks: " + ", ".join(f"#{tid} {label} ({counted(n, 'frame')})" for tid, n, label in self.tracks))
         return "\n".join(lines)
 
 

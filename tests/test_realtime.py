@@ -240,6 +240,15 @@ def test_a_camera_that_delivers_nothing_is_one_clear_error(fer_exports, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_stream_summary_counts_in_the_singular_where_it_is_one():
+    from fer_hf.stream import StreamSummary
+
+    one = StreamSummary(frames=1, faces=1, seconds=0.5, infer_calls=1, dropped=1, tracks=[(0, 1, "happy")]).format()
+    assert one.startswith("1 frame, 1 face, mean 2.0 FPS (1 inference call, 1 camera frame skipped:") and "#0 happy (1 frame)" in one
+    many = StreamSummary(frames=2, faces=0, seconds=1.0, infer_calls=2, tracks=[(0, 2, "sad")]).format()
+    assert many.startswith("2 frames, 0 faces, mean 2.0 FPS (2 inference calls)") and "#0 sad (2 frames)" in many
+
+
 def test_stream_summary_counts_skipped_camera_frames(fer_exports):
     frames = LatestFrames(_FakeCamera(interval=0.0001, frames=10**6), "camera 0")  # a camera far faster than the loop
     summary = run_stream(EmotionRecognizer.from_pretrained(fer_exports[1], "haar"), frames, max_frames=5)

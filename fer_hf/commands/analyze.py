@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..cli import counted
 from ..outputs import atomic_dir, check_output_dir, check_writable_file
 from ..errors import UserError
 from ..video import IMAGE_SUFFIXES, LOG_SUFFIXES
@@ -97,16 +98,11 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{name}: {path}")
     elif summaries:
         for s in summaries:
-            print(f"{s.file} face #{s.track_id}: {s.dominant} ({s.frames} frames, {s.first_s:.1f}-{s.last_s:.1f} s)")
-    print(f"{_count(stats['photos'], 'photo')}, {_count(stats['videos'], 'video')}, {_count(stats['faces'], 'face')}"
-          + (f", {_count(stats['no_face'], 'photo')} with no face found" if stats["no_face"] else "")
-          + (f", {_count(stats['unreadable'], 'unreadable file')} skipped" if stats["unreadable"] else ""), file=sys.stderr)  # fmt: skip
+            print(f"{s.file} face #{s.track_id}: {s.dominant} ({counted(s.frames, 'frame')}, {s.first_s:.1f}-{s.last_s:.1f} s)")
+    print(f"{counted(stats['photos'], 'photo')}, {counted(stats['videos'], 'video')}, {counted(stats['faces'], 'face')}"
+          + (f", {counted(stats['no_face'], 'photo')} with no face found" if stats["no_face"] else "")
+          + (f", {counted(stats['unreadable'], 'unreadable file')} skipped" if stats["unreadable"] else ""), file=sys.stderr)  # fmt: skip
     return stats
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 photo', '3 photos'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class _PrintLog:
