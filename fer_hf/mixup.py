@@ -58,6 +58,17 @@ def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> tor
     return torch.sum(-target * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
 
 
+def check_mix_settings(alpha: float, prob: float, cutmix_alpha: float = 0.0, cutmix_switch_prob: float = 0.5) -> None:
+    """Refuse MixUp / CutMix settings `MixupCollator` cannot use, with a `UserError` naming the value."""
+    if alpha <= 0:
+        raise UserError(f"MixUp alpha must be > 0, got {alpha}.")
+    if cutmix_alpha < 0:
+        raise UserError(f"CutMix alpha must be >= 0 (0: off), got {cutmix_alpha}.")
+    for name, value in (("MixUp", prob), ("CutMix switch", cutmix_switch_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise UserError(f"{name} probability must be in [0, 1], got {value}.")
+
+
 class MixupCollator:
     """Collate `{"pixel_values", "labels"}` examples, then mix the batch with probability `prob`: MixUp, or CutMix
     with probability `cutmix_switch_prob` when `cutmix_alpha` > 0.
@@ -85,13 +96,7 @@ class MixupCollator:
     def __init__(self, num_classes: int, alpha: float = 9.0, prob: float = 0.5, label_smoothing: float = 0.0,
                  generator: Optional[torch.Generator] = None, teacher_alpha: float = 0.0,
                  teacher_probs: Optional[np.ndarray] = None, cutmix_alpha: float = 0.0, cutmix_switch_prob: float = 0.5):  # fmt: skip
-        if alpha <= 0:
-            raise UserError(f"MixUp alpha must be > 0, got {alpha}.")
-        if cutmix_alpha < 0:
-            raise UserError(f"CutMix alpha must be >= 0 (0: off), got {cutmix_alpha}.")
-        for name, value in (("MixUp", prob), ("CutMix switch", cutmix_switch_prob)):
-            if not 0.0 <= value <= 1.0:
-                raise UserError(f"{name} probability must be in [0, 1], got {value}.")
+        check_mix_settings(alpha, prob, cutmix_alpha, cutmix_switch_prob)
         self.num_classes = num_classes
         self.alpha = alpha
         self.prob = prob
@@ -125,8 +130,9 @@ class MixupCollator:
         pixels = batch["pixel_values"]
         if cutmix:
             top, bottom, left, right = cutmix_box(pixels.shape[-2], pixels.shape[-1], lam, self.generator)
-            batch["pixel_values"] = pixels = pixels.clone()
-            pixels[..., top:bottom, left:right] = pixels.flip(0)[..., top:bottom, left:right]
+            pasted = pixels[..., top:bottom, left:right].flip(0)
+            batch["pixel_values"] = pixels = pixels.clone()  # collate may hand back the dataset's own tensor
+            pixels[..., top:bottom, left:right] = pasted
             lam = 1.0 - (bottom - top) * (right - left) / (pixels.shape[-2] * pixels.shape[-1])  # the box's true area
         elif lam < 1.0:
             batch["pixel_values"] = lam * pixels + (1.0 - lam) * pixels.flip(0)

@@ -155,10 +155,9 @@ class FERTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
-        from ..mixup import MixupCollator
+        from ..mixup import check_mix_settings
 
-        # MixUp's and CutMix's settings, checked before any data is read.
-        MixupCollator(2, self.mixup_alpha, self.mixup_prob, cutmix_alpha=self.cutmix_alpha, cutmix_switch_prob=self.cutmix_switch_prob)
+        check_mix_settings(self.mixup_alpha, self.mixup_prob, self.cutmix_alpha, self.cutmix_switch_prob)  # before any data is read
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise UserError(f"--distill_alpha must be in [0, 1], got {self.distill_alpha}.")
         check_tta(self.distill_tta)
