@@ -173,7 +173,7 @@ def head_parameter_names(model: PreTrainedModel) -> set:
 
 
 def create_param_groups(model: PreTrainedModel, backbone_lr: float, head_lr: float, weight_decay: float) -> list:
-    """AdamW parameter groups: backbone and head at their own learning rates; no decay on biases and norms."""
+    """Optimiser parameter groups: backbone and head at their own learning rates; no decay on biases and norms."""
     head = head_parameter_names(model)
     groups = {}
     for name, param in model.named_parameters():

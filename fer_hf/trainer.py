@@ -2,8 +2,9 @@
 and checkpoints that resume into the very same run.
 
 The hooks that change:
-- `create_optimizer`: AdamW with the backbone and the head at their own learning rates, no decay on biases and
-  norms (`fer_hf.modeling.create_param_groups`);
+- `create_optimizer`: the optimiser `--optim` names (transformers' names and settings; fer-hf's default is
+  `adamw_torch`) with the backbone and the head at their own learning rates, no decay on biases and norms
+  (`fer_hf.modeling.create_param_groups`);
 - `create_scheduler`: linear warmup → plateau at the peak → cosine decay to zero, which is transformers'
   warmup-stable-decay schedule (`get_wsd_schedule`); the phases are given in epochs and turned into optimiser steps
   from the length of Trainer's own training loader;
@@ -104,7 +105,12 @@ class FERTrainer(Trainer):
         if self.optimizer is None:
             args = self.args
             groups = create_param_groups(self.model, args.learning_rate, self.head_learning_rate, args.weight_decay)
-            self.optimizer = torch.optim.AdamW(groups, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+            optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(args, self.model)  # --optim, as Trainer reads it
+            if {"params", "model", "optimizer_dict"} & kwargs.keys():
+                raise UserError(f"--optim {args.optim} builds its own parameter groups, which would drop fer-hf's two learning "
+                                "rates and decay groups; pick an optimiser that takes parameter groups (adamw_torch, sgd, "
+                                "adafactor, ...).")  # fmt: skip
+            self.optimizer = optimizer_cls(groups, **kwargs)  # each group's own lr overrides kwargs' lr
         return self.optimizer
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):

@@ -237,6 +237,33 @@ def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
     expected = [s / 10 if s < 10 else 1.0 if s < 20 else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - 20) / 30))) for s in range(55)]
     assert lrs == pytest.approx(expected, abs=1e-12)
 
+def test_optim_picks_the_optimiser_and_keeps_the_two_learning_rates(tmp_path, monkeypatch):
+    """`--optim` is honoured (it was once ignored for a hard-coded AdamW); fer-hf's default stays plain AdamW."""
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from fer_hf.commands.train import FERTrainingArguments
+    from fer_hf.trainer import FERTrainer
+
+    model = ViTForImageClassification(ViTConfig(image_size=8, patch_size=4, hidden_size=8, num_hidden_layers=1,
+                                                num_attention_heads=1, intermediate_size=8, num_labels=7))  # fmt: skip
+
+    def optimizer(**flags):
+        args = FERTrainingArguments(str(tmp_path), learning_rate=0.1, weight_decay=0.05, eval_strategy="no", load_best_model_at_end=False,
+                                    **flags)
+        return FERTrainer(model=model, args=args, head_learning_rate=0.3).create_optimizer()
+
+    default = optimizer()
+    assert type(default) is torch.optim.AdamW and not default.defaults["fused"]  # what the shipped model was trained with
+    sgd = optimizer(optim="sgd")
+    assert type(sgd) is torch.optim.SGD
+    assert sorted((g["lr"], g["weight_decay"]) for g in sgd.param_groups) == [(0.1, 0.0), (0.1, 0.05), (0.3, 0.0), (0.3, 0.05)]
+    assert sum(len(g["params"]) for g in sgd.param_groups) == len(list(model.parameters()))
+    # An optimiser that brings its own parameter groups (GaLore, LOMO, ...) would drop both: refused, in one line.
+    monkeypatch.setattr(FERTrainer, "get_optimizer_cls_and_kwargs", staticmethod(lambda args, model=None: (torch.optim.SGD, {"params": []})))
+    with pytest.raises(UserError, match="own parameter groups"):
+        optimizer(optim="sgd")
+
+
 def test_mixup_blends_precomputed_teacher_probabilities_into_the_targets_before_mixing():
     """With a table of teacher probabilities, examples that carry their row (`face_index`) get (1 - alpha) * smoothed
     one-hot + alpha * teacher as targets, mixed with the same lambda as the pixels; the index never reaches the model,

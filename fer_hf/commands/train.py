@@ -100,7 +100,12 @@ class FERTrainingArguments(TrainingArguments):
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
     learning_rate: float = field(default=6e-5, metadata={"help": "Peak learning rate of the backbone."})
-    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on biases and norms)."})
+    weight_decay: float = field(default=0.05, metadata={"help": "Weight decay (not on biases and norms)."})
+    optim: str = field(
+        default="adamw_torch",
+        metadata={"help": "Optimiser, by transformers' names (adamw_torch, adamw_torch_fused, sgd, adafactor, ...); the backbone "
+                          "and the head keep their own learning rates."},
+    )
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps or epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "When to save: no, steps, epoch or best."})
     save_total_limit: Optional[int] = field(default=2, metadata={"help": "Keep at most this many checkpoints."})
