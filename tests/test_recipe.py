@@ -237,6 +237,7 @@ def test_schedule_rises_holds_and_decays_to_zero(tmp_path):
     expected = [s / 10 if s < 10 else 1.0 if s < 20 else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - 20) / 30))) for s in range(55)]
     assert lrs == pytest.approx(expected, abs=1e-12)
 
+
 def test_optim_picks_the_optimiser_and_keeps_the_two_learning_rates(tmp_path, monkeypatch):
     """`--optim` is honoured (it was once ignored for a hard-coded AdamW); fer-hf's default stays plain AdamW."""
     from transformers import ViTConfig, ViTForImageClassification
@@ -248,8 +249,8 @@ def test_optim_picks_the_optimiser_and_keeps_the_two_learning_rates(tmp_path, mo
                                                 num_attention_heads=1, intermediate_size=8, num_labels=7))  # fmt: skip
 
     def optimizer(**flags):
-        args = FERTrainingArguments(str(tmp_path), learning_rate=0.1, weight_decay=0.05, eval_strategy="no", load_best_model_at_end=False,
-                                    **flags)
+        args = FERTrainingArguments(str(tmp_path), learning_rate=0.1, weight_decay=0.05, eval_strategy="no",
+                                    load_best_model_at_end=False, **flags)  # fmt: skip
         return FERTrainer(model=model, args=args, head_learning_rate=0.3).create_optimizer()
 
     default = optimizer()
