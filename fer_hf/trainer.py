@@ -105,7 +105,8 @@ class FERTrainer(Trainer):
         if self.optimizer is None:
             args = self.args
             groups = create_param_groups(self.model, args.learning_rate, self.head_learning_rate, args.weight_decay)
-            optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(args, self.model)  # --optim, as Trainer reads it
+            # Trainer(optimizer_cls_and_kwargs=...) first, else --optim: the order Trainer.create_optimizer reads them in.
+            optimizer_cls, kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(args, self.model)
             if {"params", "model", "optimizer_dict"} & kwargs.keys():
                 raise UserError(f"--optim {args.optim} builds its own parameter groups, which would drop fer-hf's two learning "
                                 "rates and decay groups; pick an optimiser that takes parameter groups (adamw_torch, sgd, "

@@ -248,10 +248,11 @@ def test_optim_picks_the_optimiser_and_keeps_the_two_learning_rates(tmp_path, mo
     model = ViTForImageClassification(ViTConfig(image_size=8, patch_size=4, hidden_size=8, num_hidden_layers=1,
                                                 num_attention_heads=1, intermediate_size=8, num_labels=7))  # fmt: skip
 
-    def optimizer(**flags):
+    def optimizer(cls_and_kwargs=None, **flags):
         args = FERTrainingArguments(str(tmp_path), learning_rate=0.1, weight_decay=0.05, eval_strategy="no",
                                     load_best_model_at_end=False, **flags)  # fmt: skip
-        return FERTrainer(model=model, args=args, head_learning_rate=0.3).create_optimizer()
+        trainer = FERTrainer(model=model, args=args, head_learning_rate=0.3, optimizer_cls_and_kwargs=cls_and_kwargs)
+        return trainer.create_optimizer()
 
     default = optimizer()
     assert type(default) is torch.optim.AdamW and not default.defaults["fused"]  # what the shipped model was trained with
@@ -259,6 +260,9 @@ def test_optim_picks_the_optimiser_and_keeps_the_two_learning_rates(tmp_path, mo
     assert type(sgd) is torch.optim.SGD
     assert sorted((g["lr"], g["weight_decay"]) for g in sgd.param_groups) == [(0.1, 0.0), (0.1, 0.05), (0.3, 0.0), (0.3, 0.05)]
     assert sum(len(g["params"]) for g in sgd.param_groups) == len(list(model.parameters()))
+    # A class passed to the Trainer itself wins over --optim, as in Trainer, and still gets fer-hf's groups.
+    rms = optimizer((torch.optim.RMSprop, {"alpha": 0.9}), optim="sgd")
+    assert type(rms) is torch.optim.RMSprop and rms.defaults["alpha"] == 0.9 and len(rms.param_groups) == 4
     # An optimiser that brings its own parameter groups (GaLore, LOMO, ...) would drop both: refused, in one line.
     monkeypatch.setattr(FERTrainer, "get_optimizer_cls_and_kwargs", staticmethod(lambda args, model=None: (torch.optim.SGD, {"params": []})))
     with pytest.raises(UserError, match="own parameter groups"):
