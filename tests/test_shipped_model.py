@@ -17,6 +17,7 @@ from fer_hf.recognizer import EmotionRecognizer, default_model_dir
 from fer_hf.demo.sample_video import face_photo
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "fer2013-cpu-small"
+BUDGET_RUN = SHIPPED.parents[1] / "docs" / "runs" / "cpu-model-2026-12-07-epyc"  # `make cpu-model` timed end to end
 
 
 def test_shipped_folder_is_complete_and_small():
@@ -45,6 +46,25 @@ def test_shipped_folder_is_complete_and_small():
         assert f"| {key} | {preset[key]} |" in card.text, key
     for sub in ("onnx-fp32", "onnx-int8"):
         check_export_marker(SHIPPED / sub)  # whole, as export.py wrote them
+
+
+def test_the_shipped_recipe_was_timed_inside_the_two_hour_budget_on_two_avx512_cores():
+    """The shipped run's own record is 3.0 h on a slower machine; the same recipe (commands, seed, data, arguments) ran
+    end to end in 1.4 h on a 2-core AVX-512 machine, the kind the budget is set on (docs/runs/.../README.md)."""
+    shipped, timed = (json.loads((folder / "fer_hf_args.json").read_text()) for folder in (SHIPPED, BUDGET_RUN))
+    record, teacher = timed["run"], timed["teacher_run"]
+    assert record["command"] == shipped["run"]["command"].replace(" --resume_from_checkpoint last", "")
+    assert teacher["command"] == shipped["teacher_run"]["command"] and record["seed"] == teacher["seed"] == 42
+    assert record["machine"] == teacher["machine"] and "2 cores, AVX-512" in record["machine"] and "no GPU" in record["machine"]
+    assert not record.get("earlier_sessions") and record_wall_seconds(record) + record_wall_seconds(teacher) <= 2 * 3600
+    for key in ("model", "data", "dataset"):
+        assert timed[key] == shipped[key], key
+    # Arguments that differ only in name: the run's folders and resume flag, `optim` (the shipped record names the
+    # default of its day, which fer-hf did not honour then: both ran torch's AdamW) and CutMix's, added later, off.
+    ours, theirs = timed["training"], shipped["training"]
+    differ = {key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key)}
+    assert differ <= {"logging_dir", "resume_from_checkpoint", "optim", "cutmix_alpha", "cutmix_switch_prob"}, differ
+    assert ours["cutmix_alpha"] == 0 and ours["optim"] == "adamw_torch"
 
 
 def test_realtime_and_the_python_api_default_to_the_shipped_int8_model():
