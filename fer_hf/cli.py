@@ -114,6 +114,8 @@ def machine_description(with_torch: bool = True) -> str:
     cpu = info.get("model name") or platform.processor() or platform.machine()
     flags = set(info.get("flags", "").split())
     isa = next((name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), None)
+    if isa and flags & {"avx512_bf16", "amx_bf16"}:  # bf16 arithmetic: what sets apart machines of one "AVX-512" label
+        isa += " and bf16"
     line = f"{cpu}, {os.cpu_count()} cores" + (f", {isa}" if isa else "")
     if not with_torch:
         import onnxruntime

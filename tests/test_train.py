@@ -362,3 +362,14 @@ def test_presets_whose_bases_lead_back_to_themselves_are_refused(tmp_path, monke
     (tmp_path / "b.json").write_text(json.dumps({"base": "a", "seed": 2}))
     with pytest.raises(UserError, match="b.json: a base that leads back to itself 'a'"):
         cli.read_config(tmp_path / "a.json")
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu avx2", ", AVX2"), ("avx2 avx512f avx512_vnni", ", AVX-512 VNNI"),
+                                             ("avx2 avx512f avx512_vnni avx512_bf16", ", AVX-512 VNNI and bf16"), ("neon", "")])  # fmt: skip
+def test_run_records_name_the_cpus_widest_vector_extension(monkeypatch, flags, expected):
+    """Run records tell machines apart by the vector extension that sets a 2-core CPU's training speed."""
+    from fer_hf import cli
+
+    monkeypatch.setattr(cli, "cpu_info", lambda: {"model name": "Some CPU", "flags": flags})
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    assert cli.machine_description().startswith(f"Some CPU, 2 cores{expected}, torch ")
