@@ -108,7 +108,8 @@ class FERTrainer(Trainer):
             # Trainer(optimizer_cls_and_kwargs=...) first, else --optim: the order Trainer.create_optimizer reads them in.
             optimizer_cls, kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(args, self.model)
             if {"params", "model", "optimizer_dict"} & kwargs.keys():
-                raise UserError(f"--optim {args.optim} builds its own parameter groups, which would drop fer-hf's two learning "
+                source = optimizer_cls.__name__ if self.optimizer_cls_and_kwargs else f"--optim {args.optim}"
+                raise UserError(f"{source} builds its own parameter groups, which would drop fer-hf's two learning "
                                 "rates and decay groups; pick an optimiser that takes parameter groups (adamw_torch, sgd, "
                                 "adafactor, ...).")  # fmt: skip
             self.optimizer = optimizer_cls(groups, **kwargs)  # each group's own lr overrides kwargs' lr

@@ -267,6 +267,8 @@ def test_optim_picks_the_optimiser_and_keeps_the_two_learning_rates(tmp_path, mo
     monkeypatch.setattr(FERTrainer, "get_optimizer_cls_and_kwargs", staticmethod(lambda args, model=None: (torch.optim.SGD, {"params": []})))
     with pytest.raises(UserError, match="own parameter groups"):
         optimizer(optim="sgd")
+    with pytest.raises(UserError, match="^RMSprop builds its own parameter groups"):  # named by where it came from
+        optimizer((torch.optim.RMSprop, {"params": []}))
 
 
 def test_mixup_blends_precomputed_teacher_probabilities_into_the_targets_before_mixing():
