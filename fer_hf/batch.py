@@ -21,7 +21,8 @@ from .errors import UserError
 from .outputs import write_text
 from .recognizer import EmotionRecognizer
 from .tracking import FaceTracker
-from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, FaceLog, SourceError, VideoSink, capture_fps, draw_faces, write_image
+from .video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FaceLog, SourceError, VideoSink, capture_fps, draw_faces, unreadable_image,
+                    unreadable_video, write_image)
 
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class BatchAnalyzer:
             image = cv2.imread(str(path))
             if image is None:
                 if strict:
-                    raise SourceError(f"Cannot read image {name} (corrupt or not an image).")
+                    raise SourceError(unreadable_image(name))
                 logger.warning("Skipping %s: not an image OpenCV reads (corrupt or another format).", name)
                 counts["unreadable"] += 1
                 if self.log:
@@ -159,7 +160,7 @@ class BatchAnalyzer:
 
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
-            raise SourceError(f"Cannot open video {name}: OpenCV does not read it (corrupt file or unknown codec).")
+            raise SourceError(unreadable_video(name))
         fps = capture_fps(capture)
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         result, tracker = VideoResult(name, fps=fps), FaceTracker(smoothing=0.0)

@@ -226,11 +226,22 @@ def setup_logging(library_level: int = logging.WARNING) -> None:
     warnings.filterwarnings("ignore", message=r"The class \w+FeatureExtractor is deprecated", category=FutureWarning)
 
 
+def quiet_opencv() -> None:
+    """Keep OpenCV's and FFmpeg's own log lines ("can't open camera by index", "moov atom not found") off a command's
+    stderr: they would come before, and say less than, its one-line error. A user who wants them sets
+    OPENCV_LOG_LEVEL or OPENCV_FFMPEG_LOGLEVEL."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's AV_LOG_QUIET, read when it first opens a file
+    cv2 = sys.modules.get("cv2")  # commands that read images have imported it; others need not pay for it
+    if cv2 is not None and "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def run(main: Callable[[], object]) -> None:
     """Call a script's `main()`; user errors end in one line on stderr instead of a traceback.
 
     Only `UserError` is shortened: any other exception is a bug and keeps its traceback.
     """
+    quiet_opencv()
     try:
         main()
     except UserError as err:

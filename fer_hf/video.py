@@ -48,6 +48,31 @@ class SourceError(UserError):
     """A camera, video, image or folder that cannot be read."""
 
 
+def unreadable_image(name) -> str:
+    """The error for an image file OpenCV cannot decode."""
+    return f"Cannot read image {name} (corrupt or not an image); pass a photo OpenCV reads ({', '.join(sorted(IMAGE_SUFFIXES))})."
+
+
+def unreadable_video(name) -> str:
+    """The error for a video file OpenCV cannot open."""
+    return f"Cannot open video {name}: OpenCV does not read it (corrupt file or unknown codec); re-encode it, e.g. to H.264 MP4."
+
+
+def check_readable_file(path, name=None) -> None:
+    """Raise `SourceError` now when an image or video file cannot be read, so a bad file named on the command line is
+    reported before any model or detector is loaded."""
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        if cv2.imread(str(path)) is None:
+            raise SourceError(unreadable_image(name or path))
+        return
+    capture = cv2.VideoCapture(str(path))
+    opened = capture.isOpened()
+    capture.release()
+    if not opened:
+        raise SourceError(unreadable_video(name or path))
+
+
 def open_source(source: str) -> Iterator[np.ndarray]:
     """Frames (BGR) from a webcam index, a video file, an image file or a folder of images."""
     if str(source).isdigit():
@@ -67,7 +92,7 @@ def open_source(source: str) -> Iterator[np.ndarray]:
         return _read_images([path], strict=True)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise SourceError(f"Cannot open video {path}: OpenCV does not read it (corrupt file or unknown codec).")
+        raise SourceError(unreadable_video(path))
     return _read_capture(capture, str(path))
 
 
@@ -167,7 +192,7 @@ def _read_images(files: Sequence[Path], strict: bool = False) -> Iterator[np.nda
         frame = cv2.imread(str(file))
         if frame is None:
             if strict:
-                raise SourceError(f"Cannot read image {file} (corrupt or not an image).")
+                raise SourceError(unreadable_image(file))
             logging.getLogger(__name__).warning("Skipping unreadable image %s", file)
             continue
         yield frame

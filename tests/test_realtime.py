@@ -1,6 +1,9 @@
 """realtime.py and the recognizer API on footage generated from a real face photo (scikit-image's astronaut)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -136,6 +139,30 @@ def test_bad_sources_are_clear_errors(fer_exports, tmp_path, source, message):
     (tmp_path / "empty_dir").mkdir()
     with pytest.raises(UserError, match=message):
         realtime.main(["--source", source if source.isdigit() else str(tmp_path / source), "--model", fer_exports[1], "--no-display"])
+
+
+@pytest.mark.parametrize("name, message", [("broken.mp4", "Cannot open video"), ("broken.jpg", "Cannot read image")])
+def test_a_bad_file_is_reported_before_any_model_is_loaded(tmp_path, name, message):
+    """One unreadable file named on its own: that is the error (with what to pass instead), even where the model would
+    fail too, and no detector note comes before it."""
+    (tmp_path / name).write_bytes(b"not a video or an image")
+    missing_model = str(tmp_path / "no-model")
+    for command, flag in ((realtime.main, "--source"), (analyze.main, None)):
+        args = [flag, str(tmp_path / name)] if flag else [str(tmp_path / name)]
+        with pytest.raises(UserError, match=f"{message} .*{name}.*(re-encode|pass a photo)"):
+            command([*args, "--model", missing_model, "--no-display"] if flag else [*args, "--model", missing_model])
+
+
+@pytest.mark.parametrize("source", ["9", "broken.mp4"])
+def test_opencv_and_ffmpeg_say_nothing_before_the_one_line_error(fer_exports, tmp_path, source):
+    """OpenCV's own warnings (a missing camera) and FFmpeg's (a broken MP4) are written straight to the process's
+    stderr; the command's stderr is its one error line all the same."""
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OPENCV_")}
+    path = source if source.isdigit() else str(tmp_path / source)
+    done = subprocess.run([sys.executable, "-m", "fer_hf", "realtime", "--source", path, "--model", fer_exports[1], "--no-display",
+                           "--detector", "haar"], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
 
 
 def test_missing_camera_ends_in_one_line_and_writes_nothing(fer_exports, tmp_path, capsys):

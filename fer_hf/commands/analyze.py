@@ -21,7 +21,7 @@ from pathlib import Path
 from ..cli import counted
 from ..outputs import atomic_dir, check_output_dir, check_writable_file
 from ..errors import UserError
-from ..video import IMAGE_SUFFIXES, LOG_SUFFIXES
+from ..video import IMAGE_SUFFIXES, LOG_SUFFIXES, check_readable_file
 from .realtime import add_model_arguments, load_recognizer
 
 
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> dict:
     for folder, flag in ((None if annotated_file else args.annotated, "--annotated"), (timelines, "--timelines")):
         if folder:
             check_output_dir(folder, args.overwrite, args.inputs, flag)
+    if single or single_video:  # one file named: a bad file is the answer, before any model or detector is loaded
+        check_readable_file((photos or videos)[0], display_name((photos or videos)[0], args.inputs))
     recognizer = load_recognizer(args)
     labels = recognizer.classifier.labels
     log = FaceLog(str(output), labels, ("file", "frame", "time_s", "track_id") if videos else ("file",)) if output else None

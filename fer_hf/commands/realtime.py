@@ -13,6 +13,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from ..detection import DETECTORS, VIDEO_DETECT_WIDTH
 from ..errors import UserError
@@ -20,7 +21,7 @@ from ..inference import TTA_MODES
 from ..recognizer import DEFAULT_TTA, EmotionRecognizer, relative
 from ..stream import display_available, run_stream
 from ..tracking import FaceTracker
-from ..video import IMAGE_SUFFIXES, check_outputs, open_source, source_fps
+from ..video import IMAGE_SUFFIXES, check_outputs, check_readable_file, open_source, source_fps
 
 
 MODEL_FLAGS = ("model", "subfolder", "detector", "yunet_model", "margin", "tta", "align", "probs")
@@ -68,8 +69,6 @@ def _interrupt(signum, frame):
 
 
 def is_photo_source(source: str) -> bool:
-    from pathlib import Path
-
     path = Path(source)
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
@@ -97,7 +96,9 @@ def main(args=None):
                   file=sys.stderr)  # fmt: skip
     elif display and not display_available():
         raise UserError("--display: there is no display here (no DISPLAY or WAYLAND_DISPLAY); run with --no-display.")
-    # 1. Model and detector.
+    # 1. Model and detector (a video file that cannot be opened is reported first).
+    if Path(str(args.source)).is_file():
+        check_readable_file(args.source)
     recognizer = load_recognizer(args, args.detect_width, args.min_face)
     if "torch" in sys.modules and recognizer.classifier.kind == "onnx":
         sys.modules["torch"].set_num_threads(1)  # torch's intra-op threads must not spin beside ONNX Runtime's
