@@ -21,7 +21,7 @@ from ..inference import TTA_MODES
 from ..recognizer import DEFAULT_TTA, EmotionRecognizer, relative
 from ..stream import display_available, run_stream
 from ..tracking import FaceTracker
-from ..video import IMAGE_SUFFIXES, check_outputs, check_readable_file, open_source, source_fps
+from ..video import IMAGE_SUFFIXES, check_outputs, open_source, source_fps
 
 
 MODEL_FLAGS = ("model", "subfolder", "detector", "yunet_model", "margin", "tta", "align", "probs")
@@ -96,18 +96,21 @@ def main(args=None):
                   file=sys.stderr)  # fmt: skip
     elif display and not display_available():
         raise UserError("--display: there is no display here (no DISPLAY or WAYLAND_DISPLAY); run with --no-display.")
-    # 1. Model and detector (a video file that cannot be opened is reported first).
-    if Path(str(args.source)).is_file():
-        check_readable_file(args.source)
+    # 1. A video is opened first, so a bad one is the answer before any model loads; a camera only after the model,
+    #    so its reading thread does not count the frames it grabs meanwhile as dropped.
+    camera = str(args.source).isdigit()
+    frames = None if camera else open_source(args.source)
+    # 2. Model and detector.
     recognizer = load_recognizer(args, args.detect_width, args.min_face)
     if "torch" in sys.modules and recognizer.classifier.kind == "onnx":
         sys.modules["torch"].set_num_threads(1)  # torch's intra-op threads must not spin beside ONNX Runtime's
     tracker = FaceTracker(0.0 if args.no_smoothing else args.smoothing, max_missed=args.max_missed)
-    # 2. Source, then the loop: detect → one batched classification → track and smooth → draw → write.
-    frames = open_source(args.source)
+    # 3. The loop: detect → one batched classification → track and smooth → draw → write.
+    if camera:
+        frames = open_source(args.source)
     summary = run_stream(recognizer, frames, tracker, args.output, args.log, display=display,
                          show_probs=args.probs, fps=source_fps(args.source), max_frames=args.max_frames)  # fmt: skip
-    # 3. Summary.
+    # 4. Summary.
     print(f"model: {relative(recognizer.classifier.model_dir)}, detector: {recognizer.detector.name}")
     print(summary.format())
     for name, path in (("annotated output", args.output), ("log", args.log)):
