@@ -129,9 +129,10 @@ class LatestFrames:
 
     Reading overlaps detection and classification, and a loop slower than the camera labels what the camera sees
     now instead of working through frames the driver buffered earlier (a growing lag); frames it had no time for are
-    counted in `dropped`. Iterate it like any other source; `close()` (or the end of the iteration) stops the
-    thread and releases the camera. No library offers this for OpenCV captures (imutils' `WebcamVideoStream` is the
-    same idea, unmaintained).
+    counted in `dropped`. The thread starts with the first frame asked for, so a camera can be opened (and a missing
+    one reported) before a model loads without the frames of the loading time counting as dropped. Iterate it like
+    any other source; `close()` (or the end of the iteration) stops the thread and releases the camera. No library
+    offers this for OpenCV captures (imutils' `WebcamVideoStream` is the same idea, unmaintained).
     """
 
     FIRST_FRAME_TIMEOUT_S = 10.0
@@ -141,7 +142,6 @@ class LatestFrames:
         self._frame, self._ended, self._error, self._stop, self._started = None, False, None, False, False
         self._ready = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fer-hf {name}", daemon=True)
-        self._thread.start()
 
     def _read(self) -> None:
         try:
@@ -150,7 +150,8 @@ class LatestFrames:
                 with self._ready:
                     if not ok:
                         break
-                    self.dropped += self._frame is not None  # the loop did not take the previous one
+                    # the loop did not take the previous one (before its first, only frames the driver buffered)
+                    self.dropped += self._frame is not None and self._started
                     self._frame = frame
                     self._ready.notify()
         except Exception as error:  # handed to the reading loop, which raises it there
@@ -164,6 +165,8 @@ class LatestFrames:
         return self
 
     def __next__(self) -> np.ndarray:
+        if self._thread.ident is None and not self._stop:
+            self._thread.start()
         with self._ready:
             timeout = None if self._started else self.FIRST_FRAME_TIMEOUT_S
             self._ready.wait_for(lambda: self._frame is not None or self._ended, timeout)
@@ -182,7 +185,8 @@ class LatestFrames:
 
     def close(self) -> None:
         self._stop = True
-        self._thread.join(timeout=2.0)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=2.0)
         if not self._thread.is_alive():  # never release a capture another thread is still reading
             self.capture.release()
 

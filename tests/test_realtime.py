@@ -176,6 +176,37 @@ def test_missing_camera_ends_in_one_line_and_writes_nothing(fer_exports, tmp_pat
     assert list(tmp_path.iterdir()) == []  # no empty log, no temporary file
 
 
+def test_a_missing_camera_is_reported_before_any_model_is_loaded(tmp_path, monkeypatch):
+    """No model load, no detector note: the camera is opened first."""
+    from fer_hf.commands import realtime as command
+
+    monkeypatch.setattr(command, "load_recognizer", lambda *a, **k: pytest.fail("the model was loaded first"))
+    with pytest.raises(UserError, match="No camera at index 9"):
+        realtime.main(["--source", "9", "--model", str(tmp_path / "no-model"), "--no-display"])
+
+
+def test_a_camera_opened_before_the_model_reads_nothing_until_the_loop_asks(monkeypatch):
+    """The camera is opened before the model loads, but read only from the first frame asked for, and the frames the
+    driver buffered meanwhile are not counted as skipped; a model that fails to load releases the camera."""
+    import time
+
+    camera = _FakeCamera(interval=0.0005, frames=10**6)
+    frames = LatestFrames(camera, "camera 0")
+    time.sleep(0.05)
+    assert camera.count == 0
+    assert int(next(frames)[0, 0, 0]) >= 1 and frames.dropped == 0
+    frames.close()
+    assert camera.released
+    from fer_hf.commands import realtime as command
+
+    camera = _FakeCamera()
+    monkeypatch.setattr(command, "open_source", lambda source: LatestFrames(camera, "camera 0"))
+    monkeypatch.setattr(command, "load_recognizer", lambda *a, **k: (_ for _ in ()).throw(UserError("no model")))
+    with pytest.raises(UserError, match="no model"):
+        realtime.main(["--source", "0", "--no-display"])
+    assert camera.released and camera.count == 0
+
+
 def test_model_without_labels_is_a_clear_error(tiny_vit, video, tmp_path):
     with pytest.raises(UserError, match="FER2013 models must have"):
         realtime.main(["--source", video[0], "--model", tiny_vit, "--no-display"])

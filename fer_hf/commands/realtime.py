@@ -96,18 +96,20 @@ def main(args=None):
                   file=sys.stderr)  # fmt: skip
     elif display and not display_available():
         raise UserError("--display: there is no display here (no DISPLAY or WAYLAND_DISPLAY); run with --no-display.")
-    # 1. A video is opened first, so a bad one is the answer before any model loads; a camera only after the model,
-    #    so its reading thread does not count the frames it grabs meanwhile as dropped.
-    camera = str(args.source).isdigit()
-    frames = None if camera else open_source(args.source)
+    # 1. The source is opened first, so a missing camera or a bad video is the answer before any model loads (a
+    #    camera's reading thread starts with the loop, so the loading time drops no frames).
+    frames = open_source(args.source)
     # 2. Model and detector.
-    recognizer = load_recognizer(args, args.detect_width, args.min_face)
+    try:
+        recognizer = load_recognizer(args, args.detect_width, args.min_face)
+    except BaseException:
+        if hasattr(frames, "close"):  # release the camera or the video
+            frames.close()
+        raise
     if "torch" in sys.modules and recognizer.classifier.kind == "onnx":
         sys.modules["torch"].set_num_threads(1)  # torch's intra-op threads must not spin beside ONNX Runtime's
     tracker = FaceTracker(0.0 if args.no_smoothing else args.smoothing, max_missed=args.max_missed)
     # 3. The loop: detect → one batched classification → track and smooth → draw → write.
-    if camera:
-        frames = open_source(args.source)
     summary = run_stream(recognizer, frames, tracker, args.output, args.log, display=display,
                          show_probs=args.probs, fps=source_fps(args.source), max_frames=args.max_frames)  # fmt: skip
     # 4. Summary.
