@@ -211,7 +211,7 @@ def test_model_without_labels_is_a_clear_error(tiny_vit, video, tmp_path):
     with pytest.raises(UserError, match="FER2013 models must have"):
         realtime.main(["--source", video[0], "--model", tiny_vit, "--no-display"])
     with pytest.raises(UserError, match="does not exist"):
-        realtime.main(["--source", "0", "--model", str(tmp_path / "nope"), "--no-display"])
+        realtime.main(["--source", video[0], "--model", str(tmp_path / "nope"), "--no-display"])
 
 
 def test_face_photo_is_a_real_face():
@@ -307,8 +307,19 @@ def test_stream_summary_counts_in_the_singular_where_it_is_one():
     assert many.startswith("2 frames, 0 faces, mean 2.0 FPS (2 inference calls)") and "#0 sad (2 frames)" in many
 
 
+class _SlowLoopFrames(LatestFrames):
+    """The camera's frames as a loop that spends 5 ms on each sees them (sleeping, so the reading thread runs)."""
+
+    def __next__(self):
+        import time
+
+        frame = super().__next__()
+        time.sleep(0.005)
+        return frame
+
+
 def test_stream_summary_counts_skipped_camera_frames(fer_exports):
-    frames = LatestFrames(_FakeCamera(interval=0.0001, frames=10**6), "camera 0")  # a camera far faster than the loop
+    frames = _SlowLoopFrames(_FakeCamera(interval=0.0001, frames=10**6), "camera 0")  # a camera far faster than the loop
     summary = run_stream(EmotionRecognizer.from_pretrained(fer_exports[1], "haar"), frames, max_frames=5)
     assert summary.frames == 5 and summary.dropped > 0 and "camera frames skipped" in summary.format()
     assert frames.capture.released
