@@ -103,7 +103,7 @@ def main(args=None):
     try:
         recognizer = load_recognizer(args, args.detect_width, args.min_face)
     except BaseException:
-        if hasattr(frames, "close"):  # release the camera or the video
+        if hasattr(frames, "close"):  # a camera is released now; an unread video's capture goes with its generator
             frames.close()
         raise
     if "torch" in sys.modules and recognizer.classifier.kind == "onnx":
